@@ -1,0 +1,97 @@
+// swift-tools-version:6.0
+// Tern — a mail transfer agent. See ../shared/DESIGN.md for the module map:
+// arrows go down the target list, never up.
+import PackageDescription
+
+let package = Package(
+    name: "Tern",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tern", targets: ["tern"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // System library: crypt(3) from libxcrypt (yescrypt, SHA512-CRYPT, bcrypt).
+        .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
+
+        .target(
+            name: "TernSMTP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "TernAccounts",
+            dependencies: ["TernSMTP", "CCrypt"]
+        ),
+        .target(
+            name: "TernSpool",
+            dependencies: ["TernSMTP"]
+        ),
+        .target(
+            name: "TernDelivery",
+            dependencies: [
+                "TernSMTP", "TernSpool", "TernAccounts",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TernInbound",
+            dependencies: [
+                "TernSMTP", "TernAccounts", "TernSpool",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TernServer",
+            dependencies: [
+                "TernSMTP", "TernAccounts", "TernSpool", "TernDelivery", "TernInbound",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "tern",
+            dependencies: [
+                "TernServer", "TernAccounts", "TernSpool", "TernSMTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "TernSMTPTests", dependencies: ["TernSMTP"]),
+        .testTarget(name: "TernAccountsTests", dependencies: ["TernAccounts"]),
+        .testTarget(name: "TernSpoolTests", dependencies: ["TernSpool"]),
+        .testTarget(name: "TernDeliveryTests", dependencies: ["TernDelivery"]),
+        .testTarget(name: "TernServerTests", dependencies: ["TernServer"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "TernServer", "TernInbound", "TernSMTP", "TernAccounts",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/Integration"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
