@@ -62,12 +62,13 @@ public struct Domain: Hashable, Sendable, CustomStringConvertible, Codable {
             let label = String(label)
             guard !label.isEmpty else { throw .syntax }
             if label.utf8.allSatisfy({ $0 < 0x80 }) {
-                try Domain.checkLDH(label)
                 let lower = label.lowercased()
                 if lower.hasPrefix("xn--") {
                     guard let u = Punycode.toUnicode(label: lower) else { throw .badIDN }
+                    try Domain.checkLDH(label)
                     unicodeLabels.append(u)
                 } else {
+                    try Domain.checkLDH(label)
                     if lower.utf8.count >= 4,
                        Array(lower.utf8)[2] == UInt8(ascii: "-"), Array(lower.utf8)[3] == UInt8(ascii: "-") {
                         // RFC 5891 §4.2.3.1: "??--" is reserved for A-labels.
