@@ -1,0 +1,47 @@
+import Logging
+import NIOCore
+import NIOPosix
+import TernSMTP
+
+/// Everything one listener's sessions share.
+public struct ListenerContext: Sendable {
+    public var session: SessionConfiguration
+    public var policy: any InboundPolicy
+    public var queue: any InboundQueue
+    public var tls: TLSContextProvider?
+    public var connections: ConnectionLimiter
+    public var authFailures: AuthFailureTracker
+    public var threadPool: NIOThreadPool
+    public var timeouts: Timeouts
+    public var logger: Logger
+    public var registry: SessionRegistry
+
+    /// RFC 5321 §4.5.3.2 server timeouts. Defaults: 5 min per command, 3 min
+    /// per data block, 10 min for a whole transfer.
+    public struct Timeouts: Sendable {
+        public var command: TimeAmount
+        public var dataBlock: TimeAmount
+        public var dataTotal: TimeAmount
+
+        public init(command: TimeAmount = .minutes(5), dataBlock: TimeAmount = .minutes(3), dataTotal: TimeAmount = .minutes(10)) {
+            self.command = command
+            self.dataBlock = dataBlock
+            self.dataTotal = dataTotal
+        }
+    }
+
+    public init(session: SessionConfiguration, policy: any InboundPolicy, queue: any InboundQueue, tls: TLSContextProvider?,
+                connections: ConnectionLimiter, authFailures: AuthFailureTracker, threadPool: NIOThreadPool,
+                timeouts: Timeouts = Timeouts(), logger: Logger, registry: SessionRegistry) {
+        self.session = session
+        self.policy = policy
+        self.queue = queue
+        self.tls = tls
+        self.connections = connections
+        self.authFailures = authFailures
+        self.threadPool = threadPool
+        self.timeouts = timeouts
+        self.logger = logger
+        self.registry = registry
+    }
+}

@@ -1,0 +1,316 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import TernSMTP
+
+/// Runs one `ServerSession` on a channel: performs its actions and feeds it
+/// bytes, TLS events, timeouts and the answers of the policy and the queue.
+/// Thin by design (STYLE 1): every protocol decision lives in the session.
+final class SMTPServerHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let shared: ListenerContext
+    private var session: ServerSession
+    private var logger: Logger
+    private var clientAddress = "unknown"
+    private var admitted = false
+    private var started = false
+    private var lastActivity = NIODeadline.now()
+    private var transferStarted: NIODeadline?
+    private var timer: Scheduled<Void>?
+    private var drainRequested = false
+
+    init(shared: ListenerContext) {
+        self.shared = shared
+        self.session = ServerSession(configuration: shared.session)
+        self.logger = shared.logger
+    }
+
+    private var role: SessionConfiguration.Role { shared.session.role }
+
+    // MARK: Channel events
+
+    func channelActive(context: ChannelHandlerContext) {
+        clientAddress = SMTPServerHandler.address(of: context.channel.remoteAddress)
+        logger[metadataKey: "client"] = "\(clientAddress)"
+        logger[metadataKey: "listener"] = "\(role.rawValue)"
+        let admission = shared.connections.acquire(clientAddress)
+        guard admission == .admitted else {
+            logger.notice("connection refused", metadata: ["reason": "\(admission)"])
+            // On the implicit-TLS port a plaintext reply would not be understood: just close.
+            if role == .submissions {
+                context.close(promise: nil)
+            } else {
+                let reply = admission == .tooMany ? Replies.tooManyConnections : Replies.tooManyConnectionsFromIP
+                closeAfter(reply, context: context)
+            }
+            return
+        }
+        admitted = true
+        shared.registry.add(context.channel)
+        logger.info("connection opened")
+        scheduleTimer(context: context, after: shared.timeouts.command)
+        if role != .submissions {
+            started = true
+            run(session.start(), context: context)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        if admitted {
+            shared.connections.release(clientAddress)
+            shared.registry.remove(context.channel)
+            logger.info("connection closed", metadata: ["messages": "\(session.messagesAccepted)"])
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard started else { return }
+        lastActivity = .now()
+        run(session.receive(unwrapInboundIn(data)), context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
+            let info = tlsInfo(context: context)
+            logger.info("TLS established", metadata: ["version": "\(info.version)", "cipher": "\(info.cipher)"])
+            lastActivity = .now()
+            if started {
+                run(session.tlsEstablished(info), context: context)
+            } else {
+                // Implicit TLS (RFC 8314): the greeting comes after the handshake.
+                started = true
+                var actions = session.tlsEstablished(info)
+                actions += session.start()
+                run(actions, context: context)
+            }
+        } else if event is SessionDrainEvent {
+            drainRequested = true
+            if session.isIdle { run(session.shutdown(), context: context) }
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // TLS handshake failures, resets: nothing to answer, nothing was accepted.
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: Performing the session's actions
+
+    private func run(_ actions: [SessionAction], context: ChannelHandlerContext) {
+        var queue = actions[...]
+        var wrote = false
+        while let action = queue.popFirst() {
+            switch action {
+            case .send(let reply):
+                context.write(wrapOutboundOut(context.channel.allocator.buffer(string: reply.wire)), promise: nil)
+                wrote = true
+            case .close:
+                let flushed = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)))
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                flushed.whenComplete { _ in bound.value.close(promise: nil) }
+                timer?.cancel()
+                return
+            case .startTLS:
+                context.flush()
+                wrote = false
+                startTLS(context: context)
+            case .checkSender(let path, _):
+                queue.append(contentsOf: session.resume(.sender(shared.policy.checkSender(path, facts: facts))))
+            case .checkRecipient(let mailbox, _):
+                queue.append(contentsOf: session.resume(.recipient(shared.policy.checkRecipient(mailbox, facts: facts))))
+            case .authenticate(let request):
+                authenticate(request, context: context)
+            case .deliver(let request):
+                deliver(request, context: context)
+            }
+        }
+        if wrote { context.flush() }
+        if drainRequested && session.isIdle && !session.isClosed {
+            run(session.shutdown(), context: context)
+        }
+        updateTransferClock()
+    }
+
+    private var facts: SessionFacts {
+        SessionFacts(role: role, clientAddress: clientAddress, authenticatedUser: session.authenticatedUser)
+    }
+
+    /// RFC 3207 §4.2: the 220 went out in plaintext; TLS starts with the next byte.
+    private func startTLS(context: ChannelHandlerContext) {
+        guard let provider = shared.tls else {
+            context.close(promise: nil)
+            return
+        }
+        do {
+            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: provider.context), position: .first)
+            try context.pipeline.syncOperations.addHandler(ServerHelloSniffer(), position: .first)
+        } catch {
+            logger.error("could not start TLS", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    private func tlsInfo(context: ChannelHandlerContext) -> TLSInfo {
+        let ops = context.pipeline.syncOperations
+        let version: String
+        switch (try? ops.handler(type: NIOSSLServerHandler.self))?.tlsVersion {
+        case .tlsv13: version = "TLSv1.3"
+        case .tlsv12: version = "TLSv1.2"
+        case .tlsv11: version = "TLSv1.1"
+        case .tlsv1: version = "TLSv1"
+        case .none: version = "TLS"
+        }
+        var cipher = "unknown"
+        if let sniffer = try? ops.handler(type: ServerHelloSniffer.self) {
+            cipher = sniffer.cipher ?? cipher
+            _ = ops.removeHandler(sniffer)
+        }
+        return TLSInfo(version: version, cipher: cipher)
+    }
+
+    // MARK: AUTH
+
+    private func authenticate(_ request: AuthRequest, context: ChannelHandlerContext) {
+        let policy = shared.policy
+        let username = request.username
+        let password = request.password
+        // RFC 4616 §2: acting as someone else is not allowed.
+        let authzOK = request.authorizationID.isEmpty || request.authorizationID.lowercased() == username.lowercased()
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        shared.threadPool.runIfActive(eventLoop: context.eventLoop) { () -> String? in
+            authzOK ? policy.authenticate(username: username, password: password) : nil
+        }.whenComplete { result in
+            let (handler, context) = bound.value
+            handler.finishAuthentication(user: (try? result.get()) ?? nil, request: request, context: context)
+        }
+    }
+
+    private func finishAuthentication(user: String?, request: AuthRequest, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        if let user {
+            logger.info("AUTH succeeded", metadata: ["user": "\(user)", "mechanism": "\(request.mechanism)"])
+            run(session.resume(.authentication(user)), context: context)
+            return
+        }
+        let failures = shared.authFailures.record(clientAddress)
+        logger.warning("AUTH failed", metadata: ["user": "\(request.username)", "mechanism": "\(request.mechanism)",
+                                                 "failures": "\(failures)"])
+        let delay = shared.authFailures.delay(afterFailures: failures)
+        let blocked = failures >= shared.authFailures.limit
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: .milliseconds(Int64(delay * 1000))) {
+            let (handler, context) = bound.value
+            guard context.channel.isActive else { return }
+            var actions = handler.session.resume(.authentication(nil))
+            if blocked {
+                handler.session = ServerSession(configuration: handler.shared.session)  // forget the rest
+                actions = actions.filter { if case .send = $0 { return true } else { return false } }
+                actions += [.send(Replies.tooManyAuthFailures), .close]
+            }
+            handler.run(actions, context: context)
+        }
+    }
+
+    // MARK: Delivery to the queue
+
+    private func deliver(_ request: DeliveryRequest, context: ChannelHandlerContext) {
+        let queue = shared.queue
+        let id = queue.makeID()
+        let origin = MessageOrigin(role: role.rawValue, clientAddress: clientAddress, heloName: request.heloName,
+                                   reverseName: nil, tlsVersion: request.tls?.version, tlsCipher: request.tls?.cipher,
+                                   authenticatedUser: request.authenticatedUser, protocolName: request.protocolName,
+                                   receivedAt: Date())
+        let received = ReceivedField.render(heloName: request.heloName, reverseName: nil, clientAddress: clientAddress,
+                                            tls: request.tls, hostname: shared.session.hostname,
+                                            protocolName: request.protocolName, id: id,
+                                            recipients: request.envelope.recipients.map(\.mailbox), date: origin.receivedAt)
+        let envelope = request.envelope
+        let body = request.message
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
+            try queue.store(id: id, envelope: envelope, origin: origin, receivedField: received, body: body)
+        }.whenComplete { result in
+            let (handler, context) = bound.value
+            switch result {
+            case .success:
+                queue.committed(id: id)
+                handler.logger.info("message accepted", metadata: [
+                    "id": "\(id)", "size": "\(body.readableBytes)", "from": "\(envelope.sender)",
+                    "to": "\(envelope.recipients.map { $0.mailbox.text })",
+                ])
+                handler.run(handler.session.resume(.delivery(Replies.queued(id))), context: context)
+            case .failure(let error):
+                handler.logger.error("message not stored", metadata: ["id": "\(id)", "error": "\(error)"])
+                let reply = (error as? SMTPReply) ?? Replies.storageFailed
+                handler.run(handler.session.resume(.delivery(reply)), context: context)
+            }
+        }
+    }
+
+    // MARK: Timeouts (RFC 5321 §4.5.3.2)
+
+    private func updateTransferClock() {
+        if session.timeoutKind == .dataBlock {
+            if transferStarted == nil { transferStarted = .now() }
+        } else {
+            transferStarted = nil
+        }
+    }
+
+    private func scheduleTimer(context: ChannelHandlerContext, after delay: TimeAmount) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = bound.value
+            handler.checkTimeout(context: context)
+        }
+    }
+
+    private func checkTimeout(context: ChannelHandlerContext) {
+        guard context.channel.isActive, !session.isClosed else { return }
+        let now = NIODeadline.now()
+        let t = shared.timeouts
+        var deadline: NIODeadline
+        switch session.timeoutKind {
+        case .command: deadline = lastActivity + t.command
+        case .dataBlock:
+            deadline = lastActivity + t.dataBlock
+            if let start = transferStarted { deadline = min(deadline, start + t.dataTotal) }
+        case .none:
+            scheduleTimer(context: context, after: t.command)
+            return
+        }
+        if now >= deadline {
+            logger.notice("timeout", metadata: ["state": "\(session.timeoutKind)"])
+            run(session.timedOut(), context: context)
+        } else {
+            scheduleTimer(context: context, after: deadline - now)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func closeAfter(_ reply: SMTPReply, context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: reply.wire))).whenComplete { _ in
+            bound.value.close(promise: nil)
+        }
+    }
+
+    /// The client's IP as text; IPv4-mapped IPv6 shown as IPv4.
+    static func address(of socketAddress: SocketAddress?) -> String {
+        guard let ip = socketAddress?.ipAddress else { return "unknown" }
+        if ip.hasPrefix("::ffff:"), ip.dropFirst(7).contains(".") { return String(ip.dropFirst(7)) }
+        return ip
+    }
+}
