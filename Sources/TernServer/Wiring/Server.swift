@@ -1,0 +1,201 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import TernAccounts
+import TernDelivery
+import TernInbound
+import TernSMTP
+import TernSpool
+
+/// One running Tern: listeners, spool, scheduler and accounts, built from a
+/// `Configuration`. `start` does everything that can fail (state directory,
+/// accounts files, certificate, binding every port) before anything runs,
+/// so nothing starts half-way; `run` then serves until shutdown.
+public final class Server: Sendable {
+    /// Settings that are not in the configuration file: for tests and the trial mode.
+    public struct Options: Sendable {
+        /// On a port in use, try the next ones (trial mode). Default false.
+        public var portFallback = false
+        /// Seconds of extra delay per AUTH failure. Default 1.
+        public var authFailureDelayStep: TimeInterval = 1
+        /// How long sessions may take to finish on shutdown. Default 30 s.
+        public var drainTimeout: Duration = .seconds(30)
+        /// Event-loop threads. Default: one per core.
+        public var eventLoopThreads = System.coreCount
+        /// Signals that stop the server gracefully. Default SIGTERM and SIGINT.
+        public var shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
+        public init() {}
+    }
+
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public let configuration: Configuration
+    public let accounts: AccountsStore
+    public let spool: Spool
+    public let scheduler: DeliveryScheduler
+    public let inbound: InboundServer
+    public let tls: TLSContextProvider?
+    private let group: MultiThreadedEventLoopGroup
+    private let threadPool: NIOThreadPool
+    private let serviceGroup: ServiceGroup
+    private let logger: Logger
+
+    /// The address each configured listener is bound to, in configuration order.
+    public var boundAddresses: [SocketAddress] { inbound.boundAddresses }
+
+    /// The port of the first listener with this role.
+    public func port(of role: Configuration.Listener.Role) -> Int? {
+        guard let i = configuration.listeners.firstIndex(where: { $0.role == role }), i < boundAddresses.count else {
+            return nil
+        }
+        return boundAddresses[i].port
+    }
+
+    private init(configuration: Configuration, accounts: AccountsStore, spool: Spool, scheduler: DeliveryScheduler,
+                 inbound: InboundServer, tls: TLSContextProvider?, group: MultiThreadedEventLoopGroup,
+                 threadPool: NIOThreadPool, serviceGroup: ServiceGroup, logger: Logger) {
+        self.configuration = configuration
+        self.accounts = accounts
+        self.spool = spool
+        self.scheduler = scheduler
+        self.inbound = inbound
+        self.tls = tls
+        self.group = group
+        self.threadPool = threadPool
+        self.serviceGroup = serviceGroup
+        self.logger = logger
+    }
+
+    public static func start(_ configuration: Configuration, options: Options = Options(),
+                             logger: Logger) async throws -> Server {
+        let c = configuration
+        // 1. State directory and spool.
+        let spool: Spool
+        do {
+            try FileManager.default.createDirectory(atPath: c.stateDirectory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o750])
+            spool = try Spool(directory: c.stateDirectory + "/spool")
+        } catch {
+            throw StartError(description: "state_dir \(c.stateDirectory): \(error)")
+        }
+        // 2. Accounts.
+        let accounts: AccountsStore
+        do {
+            accounts = try AccountsStore(AccountsStore.Configuration(
+                domains: c.domains, usersPath: c.accounts.users, aliasesPath: c.accounts.aliases,
+                subaddressSeparators: c.accounts.subaddressSeparator))
+        } catch {
+            throw StartError(description: "\(error)")
+        }
+        for warning in accounts.accounts.warnings { logger.warning("\(warning)") }
+        // 3. TLS.
+        var tls: TLSContextProvider?
+        if let t = c.tls {
+            do {
+                tls = try TLSContextProvider(certificatePath: t.certificate, privateKeyPath: t.privateKey)
+            } catch {
+                throw StartError(description: "[tls] \(error)")
+            }
+        }
+        if tls == nil, let l = c.listeners.first(where: { $0.role != .mx }) {
+            throw StartError(description: "listener \(l.address) (\(l.role.rawValue)) needs [tls] certificate and private_key")
+        }
+        let template: MailboxPathTemplate
+        do {
+            template = try MailboxPathTemplate(c.mailbox.maildir)
+        } catch {
+            throw StartError(description: "[mailbox] maildir: \(error)")
+        }
+        // 4. Threads, scheduler, listeners.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoopThreads))
+        let threadPool = NIOThreadPool(numberOfThreads: max(2, System.coreCount * 2))
+        threadPool.start()
+        var delivery = DeliveryConfiguration(maildirTemplate: template, hostname: c.hostname.ascii)
+        delivery.queueLifetime = c.delivery.queueLifetime
+        let scheduler = DeliveryScheduler(spool: spool, router: AccountsRouter(store: accounts),
+                                          configuration: delivery, logger: logger)
+        let queue = SpoolQueue(spool: spool, scheduler: scheduler)
+        let policy = AccountsPolicy(store: accounts)
+        let connections = ConnectionLimiter(maximumTotal: c.limits.connections, maximumPerAddress: c.limits.connectionsPerIP)
+        let authFailures = AuthFailureTracker(limit: c.limits.authFailures,
+                                              window: TimeInterval(c.limits.authFailureWindow.components.seconds),
+                                              delayStep: options.authFailureDelayStep)
+        let timeouts = ListenerContext.Timeouts(command: .init(c.timeouts.command), dataBlock: .init(c.timeouts.dataBlock),
+                                                dataTotal: .init(c.timeouts.dataTotal))
+        let postmasterDomain = c.domains.first ?? c.hostname
+        var listeners: [InboundServer.Listener] = []
+        for l in c.listeners {
+            guard let role = SessionConfiguration.Role(rawValue: l.role.rawValue) else { continue }
+            let session = SessionConfiguration(hostname: c.hostname.ascii, role: role, tlsAvailable: tls != nil,
+                                               maximumMessageSize: c.limits.messageSize,
+                                               maximumRecipients: c.limits.recipients, maximumErrors: c.limits.errors,
+                                               maximumReceivedFields: c.limits.receivedHeaders,
+                                               postmasterDomain: postmasterDomain)
+            var listenerLogger = logger
+            listenerLogger[metadataKey: "listener"] = "\(l.address)"
+            let context = ListenerContext(session: session, policy: policy, queue: queue, tls: tls,
+                                          connections: connections, authFailures: authFailures, threadPool: threadPool,
+                                          timeouts: timeouts, logger: listenerLogger, registry: SessionRegistry())
+            listeners.append(InboundServer.Listener(host: l.address.address, port: l.address.port, context: context))
+        }
+        let inbound: InboundServer
+        do {
+            inbound = try await bind(listeners, fallback: options.portFallback, group: group, logger: logger,
+                                     drainTimeout: options.drainTimeout)
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw StartError(description: "\(error)")
+        }
+        let services: [any Service] = [scheduler, AccountsWatcher(store: accounts, logger: logger), inbound]
+        let serviceGroup = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: options.shutdownSignals, logger: logger))
+        return Server(configuration: c, accounts: accounts, spool: spool, scheduler: scheduler, inbound: inbound,
+                      tls: tls, group: group, threadPool: threadPool, serviceGroup: serviceGroup, logger: logger)
+    }
+
+    /// With `fallback`, a port in use moves that listener to the next free port (trial mode).
+    private static func bind(_ listeners: [InboundServer.Listener], fallback: Bool, group: any EventLoopGroup,
+                             logger: Logger, drainTimeout: Duration) async throws -> InboundServer {
+        var listeners = listeners
+        for attempt in 0..<50 {
+            do {
+                return try await InboundServer.bind(listeners, group: group, logger: logger, drainTimeout: drainTimeout)
+            } catch let error as InboundServer.BindError where fallback && error.addressInUse && attempt < 49 {
+                guard let i = listeners.firstIndex(where: { "\($0.host):\($0.port)" == error.address }) else { throw error }
+                let taken = listeners[i].port
+                // Past every port the listeners use, so two never collide.
+                listeners[i].port = max(taken + 1, (listeners.map(\.port).max() ?? taken) + 1)
+                logger.notice("port \(taken) is taken; trying \(listeners[i].port)")
+            }
+        }
+        throw StartError(description: "no free port found")
+    }
+
+    /// Serves until a shutdown signal or `shutdown()`; then stops accepting,
+    /// lets sessions and deliveries finish, and releases the threads.
+    public func run() async throws {
+        defer { logger.info("stopped") }
+        do {
+            try await serviceGroup.run()
+        } catch {
+            await release()
+            throw error
+        }
+        await release()
+    }
+
+    public func shutdown() async {
+        await serviceGroup.triggerGracefulShutdown()
+    }
+
+    private func release() async {
+        try? await threadPool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+    }
+}
