@@ -8,7 +8,7 @@ import Glibc
 ///
 /// Shared with TernDelivery through `package` access; not public API.
 package enum FileSystem {
-    /// What is at a path, without following a final symbolic link.
+    /// What is at a path.
     package enum Kind: Sendable, Equatable {
         case missing
         case directory
@@ -16,11 +16,13 @@ package enum FileSystem {
         case other
     }
 
-    package static func kind(of path: String) throws(SystemCallError) -> Kind {
+    /// What is at `path`; a final symbolic link is followed only when
+    /// `followLinks` is set (a dangling link is then `.missing`).
+    package static func kind(of path: String, followLinks: Bool = false) throws(SystemCallError) -> Kind {
         var st = stat()
-        if lstat(path, &st) != 0 {
+        if (followLinks ? stat(path, &st) : lstat(path, &st)) != 0 {
             if errno == ENOENT { return .missing }
-            throw SystemCallError("lstat", path: path, errno: errno)
+            throw SystemCallError(followLinks ? "stat" : "lstat", path: path, errno: errno)
         }
         switch st.st_mode & S_IFMT {
         case S_IFDIR: return .directory
@@ -29,14 +31,15 @@ package enum FileSystem {
         }
     }
 
-    /// Creates one directory; an existing directory is fine, anything else
-    /// at the path is ENOTDIR. Returns whether it was created.
+    /// Creates one directory; an existing directory (or a symbolic link to
+    /// one, as /var/mail often is) is fine, anything else at the path is
+    /// ENOTDIR. Returns whether it was created.
     @discardableResult
     package static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws(SystemCallError) -> Bool {
         if mkdir(path, mode) == 0 { return true }
         let e = errno
         if e == EEXIST {
-            guard try kind(of: path) == .directory else { throw SystemCallError("mkdir", path: path, errno: ENOTDIR) }
+            guard try kind(of: path, followLinks: true) == .directory else { throw SystemCallError("mkdir", path: path, errno: ENOTDIR) }
             return false
         }
         throw SystemCallError("mkdir", path: path, errno: e)

@@ -145,4 +145,23 @@ public struct RecipientRecord: Hashable, Sendable, Codable {
         self.state = state
         self.completedDestinations = completedDestinations
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case mailbox, state, completedDestinations
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        mailbox = try c.decode(Mailbox.self, forKey: .mailbox)
+        state = try c.decode(RecipientState.self, forKey: .state)
+        completedDestinations = try c.decodeIfPresent([String].self, forKey: .completedDestinations) ?? []
+    }
+
+    /// Leaves out `completedDestinations` while it is empty (almost always).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(mailbox, forKey: .mailbox)
+        try c.encode(state, forKey: .state)
+        if !completedDestinations.isEmpty { try c.encode(completedDestinations, forKey: .completedDestinations) }
+    }
 }

@@ -15,8 +15,7 @@ import TernSMTP
 ///       "id" : "01jd2k7q8z00a1b2c3d4",
 ///       "messageSize" : 1234,
 ///       "origin" : { "clientAddress" : "192.0.2.1", "heloName" : "…", … },
-///       "recipients" : [ { "completedDestinations" : [], "mailbox" : "alice@example.com",
-///                          "state" : { "status" : "pending" } } ]
+///       "recipients" : [ { "mailbox" : "alice@example.com", "state" : { "status" : "pending" } } ]
 ///     }
 ///
 /// Dates are RFC 3339 UTC with milliseconds.
