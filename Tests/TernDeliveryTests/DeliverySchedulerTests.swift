@@ -129,6 +129,19 @@ struct DeliverySchedulerTests {
         #expect(attemptLines.contains { $0.contains("\(first): to=<alice@example.com>, dest=local:alice@example.com, delay=") })
     }
 
+    @Test("A message enqueued many times at once is delivered once")
+    func enqueueTwice() async throws {
+        let h = try Harness(router: TableRouter(["alice@example.com": TableRouter.local("alice@example.com")]))
+        try await h.withScheduler { scheduler, events in
+            let id = try h.accept(["alice@example.com"])
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<20 { group.addTask { scheduler.enqueue(id) } }
+            }
+            try await events.waitUntil { _ in events.completed(id) }
+        }
+        #expect(h.newFiles(h.maildir("alice")).count == 1)
+    }
+
     @Test("A temporary routing failure leaves the message deferred in the spool with its next attempt set")
     func temporaryFailure() async throws {
         let router = TableRouter(["dave@example.com": .temporaryFailure("users file unreadable")])

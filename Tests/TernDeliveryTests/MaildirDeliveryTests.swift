@@ -164,7 +164,7 @@ struct MaildirDeliveryTests {
           .enabled(if: TinyFilesystem.canMount, "needs permission to mount a tmpfs"))
     func diskFull() throws {
         let dir = try TemporaryDirectory()
-        let fs = try TinyFilesystem(at: dir.path + "/small")
+        let fs = try TinyFilesystem()
         let big = [UInt8](repeating: UInt8(ascii: "x"), count: 200 * 1024)
         let error = try expectFailure(message: try spooled(big, in: dir), maildir: fs.path + "/Maildir")
         #expect(!error.isPermanent)
@@ -198,23 +198,21 @@ struct MaildirDeliveryTests {
     }
 }
 
-/// A 64 KiB tmpfs mounted for one test and unmounted after it.
+/// A 64 KiB tmpfs mounted for one test and unmounted after it, in a
+/// temporary directory of its own that outlives the mount.
 final class TinyFilesystem {
+    private let base: TemporaryDirectory
     let path: String
 
-    init(at path: String) throws {
-        self.path = path
+    init() throws {
+        base = try TemporaryDirectory()
+        path = base.path + "/fs"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         guard mount("tmpfs", path, "tmpfs", 0, "size=64k,mode=0700") == 0 else { throw POSIXError(.EPERM) }
     }
 
     deinit { umount2(path, Int32(MNT_DETACH)) }
 
-    static let canMount: Bool = {
-        guard let dir = try? TemporaryDirectory(), let fs = try? TinyFilesystem(at: dir.path + "/probe") else {
-            return false
-        }
-        _ = fs
-        return true
-    }()
+    /// Whether this process may mount (root in a namespace that allows it).
+    static let canMount: Bool = (try? TinyFilesystem()) != nil
 }

@@ -59,8 +59,7 @@ struct SpoolFailureTests {
     @Test("A full disk is a temporary 452 4.3.1 and leaves no partial entry",
           .enabled(if: TinyFilesystem.canMount, "needs permission to mount a tmpfs"))
     func diskFull() throws {
-        let dir = try TemporaryDirectory()
-        let fs = try TinyFilesystem(at: dir.path + "/small")
+        let fs = try TinyFilesystem()
         let spool = try Spool(directory: fs.path + "/spool")
         let small = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
         let huge = [UInt8](repeating: UInt8(ascii: "x"), count: 256 * 1024)
@@ -78,12 +77,15 @@ struct SpoolFailureTests {
     }
 }
 
-/// A 64 KiB tmpfs mounted for one test and unmounted after it.
+/// A 64 KiB tmpfs mounted for one test and unmounted after it, in a
+/// temporary directory of its own that outlives the mount.
 final class TinyFilesystem {
+    private let base: TemporaryDirectory
     let path: String
 
-    init(at path: String) throws {
-        self.path = path
+    init() throws {
+        base = try TemporaryDirectory()
+        path = base.path + "/fs"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         guard mount("tmpfs", path, "tmpfs", 0, "size=64k,mode=0700") == 0 else { throw POSIXError(.EPERM) }
     }
@@ -91,11 +93,5 @@ final class TinyFilesystem {
     deinit { umount2(path, Int32(MNT_DETACH)) }
 
     /// Whether this process may mount (root in a namespace that allows it).
-    static let canMount: Bool = {
-        guard let dir = try? TemporaryDirectory(), let fs = try? TinyFilesystem(at: dir.path + "/probe") else {
-            return false
-        }
-        _ = fs
-        return true
-    }()
+    static let canMount: Bool = (try? TinyFilesystem()) != nil
 }
