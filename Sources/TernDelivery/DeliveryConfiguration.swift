@@ -1,0 +1,56 @@
+import Foundation
+import TernSpool
+
+/// The settings of local delivery and the scheduler. Every default is the
+/// one a single host needs and matches etc/tern.toml.
+public struct DeliveryConfiguration: Hashable, Sendable {
+    /// Where local users' Maildirs are (`[mailbox] maildir`).
+    /// Default: `/var/mail/{domain}/{user}/Maildir`.
+    public var maildirTemplate: MailboxPathTemplate
+    /// This host's name, used in Maildir file names (`hostname`).
+    /// Default: the system's host name (gethostname(2)).
+    public var hostname: String
+    /// How many messages are delivered at once; also the number of threads
+    /// the scheduler's own thread pool gets for blocking file work.
+    /// Default: 8.
+    public var concurrency: Int
+    /// Backoff after temporary failures and the queue lifetime.
+    /// Default: `RetrySchedule()` — 1 min doubling to 1 h, 20 % jitter, 5 days.
+    public var retrySchedule: RetrySchedule
+    /// How soon a recipient that could not be attempted at all (remote
+    /// delivery not configured) is looked at again. Nothing is counted or
+    /// expired by these looks. Default: 1 hour.
+    public var notAttemptedInterval: Duration
+    /// How soon a message whose record could not be read or written
+    /// (an I/O error in the spool) is tried again. Default: 1 minute.
+    public var spoolErrorInterval: Duration
+
+    /// How long a message may stay queued (`[delivery] queue_lifetime`);
+    /// the same value as `retrySchedule.queueLifetime`. Default: 5 days.
+    public var queueLifetime: Duration {
+        get { retrySchedule.queueLifetime }
+        set { retrySchedule.queueLifetime = newValue }
+    }
+
+    public init(maildirTemplate: MailboxPathTemplate = .default,
+                hostname: String = DeliveryConfiguration.systemHostname(),
+                concurrency: Int = 8,
+                retrySchedule: RetrySchedule = RetrySchedule(),
+                notAttemptedInterval: Duration = .seconds(3600),
+                spoolErrorInterval: Duration = .seconds(60)) {
+        self.maildirTemplate = maildirTemplate
+        self.hostname = hostname
+        self.concurrency = max(1, concurrency)
+        self.retrySchedule = retrySchedule
+        self.notAttemptedInterval = notAttemptedInterval
+        self.spoolErrorInterval = spoolErrorInterval
+    }
+
+    /// gethostname(2), or `localhost` if it fails.
+    public static func systemHostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Logging
+import NIOPosix
+import TernSMTP
+import TernSpool
+
+extension DeliveryScheduler {
+    /// The result of writing an attempt back to the spool.
+    private struct Written: Sendable {
+        var entry: SpoolEntry
+        var parked: Set<Int>
+        var completed: Bool
+    }
+
+    /// One attempt on one message: route and deliver locally (thread pool),
+    /// hand remote recipients to the remote transport, then write the new
+    /// states (thread pool) and log. Returns when to look at it again.
+    func attempt(_ id: QueueID, on pool: NIOThreadPool) async -> Date? {
+        let started = Date()
+        let local = self.local
+        var plan: AttemptPlan
+        do {
+            guard let planned = try await pool.runIfActive({ try local.plan(id, now: started) }) else {
+                logger.info("\(id): held, not delivered", metadata: ["queue_id": "\(id)"])
+                onEvent(.processed(id, completed: false, nextAttempt: nil))
+                return nil
+            }
+            plan = planned
+        } catch {
+            return spoolFailed(id, error, reading: true)
+        }
+
+        if !plan.remote.isEmpty {
+            let outcomes = await remote.deliver(plan.entry, to: plan.remote.map(\.mailbox))
+            for (i, item) in plan.remote.enumerated() {
+                let outcome = i < outcomes.count ? outcomes[i]
+                    : .temporaryFailure(SpoolReply(code: 451, enhancedStatus: "4.3.0", text: "remote transport gave no outcome"))
+                plan.results.append(DestinationResult(recipientIndex: item.index, destination: item.destination, outcome: outcome))
+            }
+        }
+
+        let finished = Date()
+        let spool = self.spool
+        let configuration = self.configuration
+        let settled = plan
+        let written: Written
+        do {
+            written = try await pool.runIfActive {
+                var entry = settled.entry
+                var rng = SystemRandomNumberGenerator()
+                let parked = Settlement.apply(settled.results, attempted: settled.attempted, to: &entry, now: finished,
+                                              schedule: configuration.retrySchedule, using: &rng)
+                if entry.isComplete {
+                    try spool.complete(entry.id)
+                    return Written(entry: entry, parked: parked, completed: true)
+                }
+                if !settled.attempted.isEmpty { try spool.update(entry) }
+                return Written(entry: entry, parked: parked, completed: false)
+            }
+        } catch {
+            // The deliveries above happened but are not recorded: they will
+            // be made again (at least once, never lost).
+            return spoolFailed(id, error, reading: false)
+        }
+
+        for result in plan.results {
+            log(result, entry: written.entry, now: finished)
+            onEvent(.attempted(id, recipient: written.entry.recipients[result.recipientIndex].mailbox,
+                               destination: result.destination, outcome: result.outcome))
+        }
+        let next = written.completed ? nil
+            : Settlement.nextDue(written.entry, parked: written.parked, now: finished,
+                                 notAttemptedInterval: configuration.notAttemptedInterval)
+        if written.completed {
+            logger.info("\(id): removed from the queue, all recipients done", metadata: ["queue_id": "\(id)"])
+        }
+        onEvent(.processed(id, completed: written.completed, nextAttempt: next))
+        return next
+    }
+
+    /// Logs a spool error and decides when to look again.
+    private func spoolFailed(_ id: QueueID, _ error: any Error, reading: Bool) -> Date? {
+        let what = reading ? "cannot read the queue entry" : "cannot record the delivery attempt"
+        let metadata: Logger.Metadata = ["queue_id": "\(id)", "error": "\(error)"]
+        let next: Date?
+        switch error {
+        case SpoolError.notFound:
+            // Completed meanwhile, or removed by an administrator.
+            logger.debug("\(id): no longer queued", metadata: metadata)
+            next = nil
+        case SpoolError.corruptRecord:
+            // recover() at the next start sets it aside; retrying now would fail the same way.
+            logger.error("\(id): \(what): \(error); left for recovery at the next start", metadata: metadata)
+            next = nil
+        case is CancellationError:
+            next = nil
+        default:
+            logger.error("\(id): \(what): \(error)", metadata: metadata)
+            next = Date().addingTimeInterval(RetryScheduleSeconds.of(configuration.spoolErrorInterval))
+        }
+        onEvent(.processed(id, completed: false, nextAttempt: next))
+        return next
+    }
+
+    /// One line per destination tried, in the spirit of Postfix's
+    /// `to=<…>, relay=…, delay=…, dsn=…, status=… (…)`.
+    private func log(_ result: DestinationResult, entry: SpoolEntry, now: Date) {
+        let record = entry.recipients[result.recipientIndex]
+        let destination = result.destination?.key ?? "none"
+        let delay = String(format: "%.2f", now.timeIntervalSince(entry.arrivedAt))
+        var text: String
+        let dsn: String
+        let level: Logger.Level
+        switch result.outcome {
+        case .delivered(let detail):
+            text = detail
+            dsn = "2.0.0"
+            level = .info
+        case .temporaryFailure(let reply):
+            text = reply.description
+            dsn = reply.enhancedStatus
+            level = .notice
+        case .permanentFailure(let reply):
+            text = reply.description
+            dsn = reply.enhancedStatus
+            level = .notice
+        case .notAttempted(let reason):
+            text = reason
+            dsn = "4.0.0"
+            level = .info
+        }
+        // For failures, say what follows from them for the recipient.
+        switch (result.outcome, record.state) {
+        case (.temporaryFailure, .deferred(let attempts, _, let next)):
+            text += "; attempt \(attempts), next in \(Int(next.timeIntervalSince(now).rounded()))s"
+        case (.temporaryFailure, .failed(let reply, _, let bounce)), (.permanentFailure, .failed(let reply, _, let bounce)):
+            if reply.enhancedStatus == "5.4.7" { text += "; \(reply.text)" }
+            text += "; bounce \(bounce == .owed ? "owed" : "not owed")"
+        default:
+            break
+        }
+        logger.log(level: level,
+                   "\(entry.id): to=<\(record.mailbox.text)>, dest=\(destination), delay=\(delay), dsn=\(dsn), status=\(result.outcome.status) (\(text))",
+                   metadata: [
+                       "queue_id": "\(entry.id)", "recipient": "\(record.mailbox.text)", "destination": "\(destination)",
+                       "status": "\(result.outcome.status)", "dsn": "\(dsn)", "delay": "\(delay)",
+                   ])
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import TernSMTP
+import TernSpool
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Delivers one message into one Maildir, the way qmail-local, Postfix's
+/// local(8) and Dovecot's LDA do.
+///
+/// 1. Create the Maildir and its `cur/`, `new/`, `tmp/` (mode 0700, and
+///    missing parents too) if they are not there; existing directories are
+///    left as they are.
+/// 2. Write `tmp/<unique>`: a `Return-Path:` field with the envelope sender
+///    (RFC 5322 §3.6.7, RFC 5321 §4.4) and a `Delivered-To:` field with the
+///    recipient, then the message with CRLF turned into LF; fsync it.
+/// 3. Hard-link it as `new/<unique>,S=<size>`, fsync `new/`, remove the
+///    `tmp/` name. `link(2)` fails rather than replace an existing file, so
+///    no file already in the Maildir is ever touched; on file systems
+///    without hard links it falls back to `rename(2)`.
+///
+/// Blocking: run it on a thread pool. If the process dies after step 3 but
+/// before the spool records the delivery, the message is delivered again
+/// after the restart: delivery is at least once, never lost.
+public struct MaildirDelivery: Sendable {
+    /// The host part of unique names (normally the configured hostname).
+    public var hostname: String
+
+    public init(hostname: String) {
+        self.hostname = hostname
+    }
+
+    /// What a successful delivery made.
+    public struct Delivered: Hashable, Sendable {
+        /// The new file, `<maildir>/new/<unique>,S=<size>`.
+        public var path: String
+        /// Its size in bytes.
+        public var size: Int
+    }
+
+    /// Delivers the message file at `messagePath` (as spooled: CRLF) into
+    /// the Maildir at `maildir`.
+    public func deliver(messageAt messagePath: String, to maildir: String, returnPath: ReversePath,
+                        deliveredTo: Mailbox, now: Date = Date()) throws(DeliveryError) -> Delivered {
+        try prepare(maildir)
+        let name = MaildirName.next(host: hostname, now: now)
+        let tmpPath = "\(maildir)/tmp/\(name.base)"
+        let size: Int
+        do {
+            size = try write(messageAt: messagePath, to: tmpPath, returnPath: returnPath, deliveredTo: deliveredTo)
+        } catch {
+            throw mapped(error, maildir: maildir)
+        }
+        let finalPath = "\(maildir)/new/\(name.final(size: size))"
+        do {
+            try place(tmpPath, at: finalPath)
+            try FileSystem.syncDirectory("\(maildir)/new")
+        } catch {
+            try? FileSystem.remove(tmpPath)
+            throw DeliveryError.fromSystem(error, mailbox: maildir)
+        }
+        try? FileSystem.remove(tmpPath)
+        return Delivered(path: finalPath, size: size)
+    }
+
+    /// Step 1: the Maildir and its three subdirectories.
+    func prepare(_ maildir: String) throws(DeliveryError) {
+        do {
+            // A Maildir may be a symbolic link to one (say, into /home).
+            switch try FileSystem.kind(of: maildir, followLinks: true) {
+            case .directory:
+                break
+            case .missing:
+                try FileSystem.makeDirectories(maildir)
+            case .regular:
+                throw DeliveryError.notAMaildir(maildir, "it is a regular file")
+            case .other:
+                throw DeliveryError.notAMaildir(maildir, "it is not a directory")
+            }
+            for sub in ["tmp", "new", "cur"] {
+                let path = "\(maildir)/\(sub)"
+                switch try FileSystem.kind(of: path, followLinks: true) {
+                case .directory: continue
+                case .missing:
+                    try FileSystem.makeDirectory(path)
+                    try FileSystem.syncDirectory(maildir)
+                case .regular, .other:
+                    throw DeliveryError.notAMaildir(maildir, "\(sub) is not a directory")
+                }
+            }
+        } catch let error as DeliveryError {
+            throw error
+        } catch let error as SystemCallError {
+            throw DeliveryError.fromSystem(error, mailbox: maildir)
+        } catch {
+            throw DeliveryError(code: 451, status: "4.3.0", text: "\(error)")
+        }
+    }
+
+    enum WriteFailure: Error {
+        case source(SystemCallError)
+        case target(SystemCallError)
+    }
+
+    /// Step 2: returns the size of the file written.
+    private func write(messageAt source: String, to target: String, returnPath: ReversePath,
+                       deliveredTo: Mailbox) throws(WriteFailure) -> Int {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw .source(SystemCallError("open", path: source, errno: errno)) }
+        defer { close(input) }
+        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw .target(SystemCallError("open", path: target, errno: errno)) }
+        var size = 0
+        var isOpen = true
+        do throws(WriteFailure) {
+            let header = "Return-Path: \(returnPath)\nDelivered-To: \(deliveredTo.text)\n"
+            size += try writeOut(Array(header.utf8), output, target)
+            var converter = LineEndingConverter()
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            var converted: [UInt8] = []
+            while true {
+                let n = try chunk.withUnsafeMutableBytes { b in
+                    Result { () throws(SystemCallError) -> Int in try FileSystem.read(input, into: b, path: source) }
+                }.mapError { WriteFailure.source($0) }.get()
+                converted.removeAll(keepingCapacity: true)
+                if n == 0 {
+                    converter.finish(into: &converted)
+                } else {
+                    chunk.withUnsafeBytes { converter.convert(UnsafeRawBufferPointer(rebasing: $0[0..<n]), into: &converted) }
+                }
+                size += try writeOut(converted, output, target)
+                if n == 0 { break }
+            }
+            if fsync(output) != 0 { throw .target(SystemCallError("fsync", path: target, errno: errno)) }
+            isOpen = false
+            if close(output) != 0 { throw .target(SystemCallError("close", path: target, errno: errno)) }
+        } catch {
+            // Never close twice: another thread may already own the number.
+            if isOpen { close(output) }
+            unlink(target)
+            throw error
+        }
+        return size
+    }
+
+    private func writeOut(_ bytes: [UInt8], _ fd: Int32, _ path: String) throws(WriteFailure) -> Int {
+        try bytes.withUnsafeBytes { b in
+            Result { () throws(SystemCallError) in try FileSystem.writeAll(fd, b, path: path) }
+        }.mapError { WriteFailure.target($0) }.get()
+        return bytes.count
+    }
+
+    /// Step 3: link, or rename where hard links are not supported.
+    private func place(_ tmp: String, at final: String) throws(SystemCallError) {
+        do {
+            try FileSystem.link(tmp, to: final)
+        } catch {
+            guard error.errno == EPERM || error.errno == EOPNOTSUPP || error.errno == EXDEV else { throw error }
+            guard try FileSystem.kind(of: final) == .missing else { throw error }
+            try FileSystem.rename(tmp, to: final)
+        }
+    }
+
+    private func mapped(_ failure: WriteFailure, maildir: String) -> DeliveryError {
+        switch failure {
+        case .target(let error):
+            return .fromSystem(error, mailbox: maildir)
+        case .source(let error):
+            // The spooled message could not be read: the spool's problem, not the mailbox's.
+            return DeliveryError(code: 451, status: "4.3.0", text: "cannot read the queued message: \(error)")
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/// The stored form of an SMTP reply that decided a recipient's state: a
+/// reply code (RFC 5321 §4.2), an enhanced status code (RFC 3463) and text.
+///
+/// Local delivery makes these up from its errors ("452 4.2.2 mailbox full");
+/// remote delivery will store what the remote server said. Bounces (RFC 3464
+/// `Status:` and `Diagnostic-Code:`) are later built from them.
+public struct SpoolReply: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// Three digits, 2yz to 5yz.
+    public var code: Int
+    /// `class.subject.detail`, e.g. `4.3.1`.
+    public var enhancedStatus: String
+    public var text: String
+
+    public init(code: Int, enhancedStatus: String, text: String) {
+        self.code = code
+        self.enhancedStatus = enhancedStatus
+        self.text = text
+    }
+
+    /// True for 5yz replies (RFC 5321 §4.2.1: permanent negative completion).
+    public var isPermanent: Bool { code >= 500 }
+
+    /// `452 4.3.1 text`, as it appears in logs and in the record.
+    public var description: String { "\(code) \(enhancedStatus) \(text)" }
+}

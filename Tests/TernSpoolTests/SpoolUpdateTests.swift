@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+import TernSMTP
+@testable import TernSpool
+
+@Suite("Spool: updating and completing")
+struct SpoolUpdateTests {
+    static let at = Date(timeIntervalSince1970: 1_763_900_123.456)
+    static let states: [RecipientState] = [
+        .pending,
+        .delivered(at: at, detail: "maildir /var/mail/example.com/alice/Maildir/new/1.M2P3Q4.mx,S=5"),
+        .deferred(attempts: 3, lastError: SpoolReply(code: 452, enhancedStatus: "4.2.2", text: "mailbox full"),
+                  nextAttempt: at.addingTimeInterval(240)),
+        .failed(reply: SpoolReply(code: 550, enhancedStatus: "5.1.1", text: "user unknown"), at: at, bounce: .owed),
+        .failed(reply: SpoolReply(code: 550, enhancedStatus: "5.1.1", text: "user unknown"), at: at,
+                bounce: .sent(at: at.addingTimeInterval(1))),
+        .failed(reply: SpoolReply(code: 554, enhancedStatus: "5.4.7", text: "expired"), at: at, bounce: .notOwed),
+    ]
+
+    @Test("Every recipient state survives an update and a reload", arguments: states)
+    func roundTrip(state: RecipientState) throws {
+        let dir = try TemporaryDirectory()
+        let spool = try Spool(directory: dir.path)
+        let id = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
+        var entry = try spool.load(id)
+        entry.recipients[0].state = state
+        entry.recipients[0].completedDestinations = ["local:alice@example.com"]
+        entry.held = true
+        entry.record(DeliveryAttempt(at: Self.at, recipient: entry.recipients[0].mailbox,
+                                     destination: "local:alice@example.com", result: .deferred,
+                                     reply: SpoolReply(code: 451, enhancedStatus: "4.3.0", text: "x")))
+        try spool.update(entry)
+        #expect(try spool.load(id) == entry)
+        #expect(try Spool(directory: dir.path).recover() == [entry])
+        #expect(fileNames(dir.path + "/tmp").isEmpty)
+    }
+
+    @Test("Final states are delivered, and failed with no bounce waiting", arguments: zip(states, [
+        false, true, false, false, true, true,
+    ]))
+    func finality(state: RecipientState, isFinal: Bool) {
+        #expect(state.isFinal == isFinal)
+    }
+
+    @Test("The attempt history keeps only the most recent lines")
+    func historyLimit() throws {
+        var entry = SpoolEntry(id: QueueID.generate(), envelope: Sample.envelope(), origin: Sample.origin,
+                               arrivedAt: Self.at, messageSize: 1)
+        for i in 0..<(SpoolEntry.historyLimit + 5) {
+            entry.record(DeliveryAttempt(at: Self.at.addingTimeInterval(Double(i)), recipient: Sample.mailbox("a@b.example"),
+                                         destination: nil, result: .deferred, detail: "\(i)"))
+        }
+        #expect(entry.history.count == SpoolEntry.historyLimit)
+        #expect(entry.history.first?.detail == "5")
+    }
+
+    @Test("Completing removes the record and the message")
+    func complete() throws {
+        let dir = try TemporaryDirectory()
+        let spool = try Spool(directory: dir.path)
+        let id = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
+        try spool.complete(id)
+        #expect(fileNames(dir.path + "/env").isEmpty)
+        #expect(fileNames(dir.path + "/msg").isEmpty)
+        #expect(throws: SpoolError.notFound(id)) { try spool.load(id) }
+        try spool.complete(id)  // a second time does nothing
+    }
+
+    @Test("Updating a completed entry does not bring it back")
+    func updateAfterComplete() throws {
+        let dir = try TemporaryDirectory()
+        let spool = try Spool(directory: dir.path)
+        let id = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
+        let entry = try spool.load(id)
+        try spool.complete(id)
+        #expect(throws: SpoolError.notFound(id)) { try spool.update(entry) }
+        #expect(fileNames(dir.path + "/env").isEmpty)
+        #expect(fileNames(dir.path + "/tmp").isEmpty)
+    }
+
+    @Test("A message can be read back through the spool")
+    func readBack() throws {
+        let dir = try TemporaryDirectory()
+        let spool = try Spool(directory: dir.path)
+        let id = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
+        #expect(try spool.openMessage(id).readAll() == Sample.message)
+        try spool.complete(id)
+        #expect(throws: SpoolError.notFound(id)) { try spool.openMessage(id) }
+    }
+}
+
+@Suite("Spool: record dates")
+struct RecordDateTests {
+    @Test("Dates are written as RFC 3339 UTC with milliseconds", arguments: [
+        (0.0, "1970-01-01T00:00:00.000Z"),
+        (1_763_904_240.123, "2025-11-23T13:24:00.123Z"),
+        (951_782_400.5, "2000-02-29T00:00:00.500Z"),
+        (-0.25, "1969-12-31T23:59:59.750Z"),
+    ])
+    func format(seconds: Double, text: String) {
+        #expect(RecordDate.format(Date(timeIntervalSince1970: seconds)) == text)
+        #expect(RecordDate.parse(text) == Date(timeIntervalSince1970: seconds))
+    }
+
+    @Test("Whole seconds and longer fractions are read too", arguments: [
+        ("2025-11-23T13:24:00Z", 1_763_904_240.0),
+        ("2025-11-23T13:24:00.1Z", 1_763_904_240.1),
+        ("2025-11-23T13:24:00.123456789Z", 1_763_904_240.123),
+    ])
+    func lenient(text: String, seconds: Double) {
+        #expect(RecordDate.parse(text) == Date(timeIntervalSince1970: seconds))
+    }
+
+    @Test("Malformed dates are refused", arguments: [
+        "", "2025-11-23", "2025-11-23T13:24:00", "2025-11-23T13:24:00+01:00", "2025-13-23T13:24:00Z",
+        "2025-11-23T13:24:00.Z", "2025-11-23T13:24:00.1234567890Z", "2025-11-23 13:24:00Z",
+    ])
+    func malformed(text: String) {
+        #expect(RecordDate.parse(text) == nil)
+    }
+
+    @Test("A date read back and written again does not drift")
+    func stable() {
+        let now = Date()
+        let once = RecordDate.parse(RecordDate.format(now))
+        #expect(once.flatMap { RecordDate.parse(RecordDate.format($0)) } == once)
+    }
+}
