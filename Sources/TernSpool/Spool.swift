@@ -83,7 +83,7 @@ public final class Spool: Sendable {
                        now: Date = Date()) throws(SpoolError) -> QueueID {
         let result = message.withUnsafeBytes { buffer in
             Result { () throws(SpoolError) -> QueueID in
-                try commit(envelope: envelope, origin: origin, parts: [buffer], now: now)
+                try commit(id: QueueID.generate(now: now), envelope: envelope, origin: origin, parts: [buffer], now: now)
             }
         }
         return try result.get()
@@ -94,9 +94,17 @@ public final class Spool: Sendable {
     /// written one after the other without being copied together first.
     public func accept(envelope: Envelope, origin: MessageOrigin, messageParts: [any ContiguousBytes],
                        now: Date = Date()) throws(SpoolError) -> QueueID {
+        try accept(id: QueueID.generate(now: now), envelope: envelope, origin: origin, messageParts: messageParts, now: now)
+    }
+
+    /// As above, under an ID the caller made with `QueueID.generate()`
+    /// beforehand — the SMTP server names it in the Received field it
+    /// writes before the message is stored.
+    public func accept(id: QueueID, envelope: Envelope, origin: MessageOrigin, messageParts: [any ContiguousBytes],
+                       now: Date = Date()) throws(SpoolError) -> QueueID {
         let result = Spool.withBuffers(messageParts[...], []) { buffers in
             Result { () throws(SpoolError) -> QueueID in
-                try commit(envelope: envelope, origin: origin, parts: buffers, now: now)
+                try commit(id: id, envelope: envelope, origin: origin, parts: buffers, now: now)
             }
         }
         return try result.get()
@@ -112,10 +120,9 @@ public final class Spool: Sendable {
         }
     }
 
-    private func commit(envelope: Envelope, origin: MessageOrigin, parts: [UnsafeRawBufferPointer],
+    private func commit(id: QueueID, envelope: Envelope, origin: MessageOrigin, parts: [UnsafeRawBufferPointer],
                         now: Date) throws(SpoolError) -> QueueID {
         guard !envelope.recipients.isEmpty else { throw .invalidEnvelope("no recipients") }
-        let id = QueueID.generate(now: now)
         markBusy(id)
         defer { markIdle(id) }
         let size = parts.reduce(0) { $0 + $1.count }

@@ -16,7 +16,7 @@ struct AccountsWatcher: Service {
             switch store.reloadIfChanged() {
             case .unchanged: break
             case .reloaded(let warnings):
-                logger.notice("accounts reloaded", metadata: ["users": "\(store.accounts.users.entries.count)"])
+                logger.notice("accounts reloaded", metadata: ["users": "\(store.accounts.users.count)"])
                 for w in warnings { logger.warning("\(w)") }
             case .failed(let error):
                 logger.error("accounts file broken, keeping the last good one: \(error)")

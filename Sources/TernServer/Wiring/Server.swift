@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import UnixSignals
 import TernAccounts
 import TernDelivery
 import TernInbound
@@ -86,7 +87,7 @@ public final class Server: Sendable {
         let accounts: AccountsStore
         do {
             accounts = try AccountsStore(AccountsStore.Configuration(
-                domains: c.domains, usersPath: c.accounts.users, aliasesPath: c.accounts.aliases,
+                domains: c.domains, usersPath: c.accounts.users, aliasesPath: c.accounts.aliases ?? "",
                 subaddressSeparators: c.accounts.subaddressSeparator))
         } catch {
             throw StartError(description: "\(error)")
