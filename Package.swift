@@ -89,7 +89,9 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "TernServer", "TernInbound", "TernSMTP", "TernAccounts",
+                "TernServer", "TernInbound", "TernSMTP", "TernAccounts", "TernSpool",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

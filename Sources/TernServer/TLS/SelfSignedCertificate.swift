@@ -25,8 +25,10 @@ public enum SelfSignedCertificate {
             if let bytes = ipBytes(ip) { sans.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes)))) }
         }
         let extensions = try Certificate.Extensions {
-            Critical(BasicConstraints.notCertificateAuthority)
-            Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+            // Self-signed: it is its own issuer, and clients that are told
+            // to trust it (tests, trial users) need it to be a CA to do so.
+            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+            Critical(KeyUsage(digitalSignature: true, keyCertSign: true))
             try ExtendedKeyUsage([.serverAuth])
             SubjectAlternativeNames(sans)
         }

@@ -1,0 +1,40 @@
+# Tern — the two commands a newcomer needs:
+#   make run    start a trial instance (127.0.0.1:2525/2587/2465, state in ./var)
+#   make test   install what the tests need, build, run every test
+SWIFT ?= swift
+TERN_DEBUG := .build/debug/tern
+
+.PHONY: run test build unit e2e bench deps test-deps clean
+
+deps:
+	scripts/install-build-deps
+
+test-deps: deps
+	scripts/install-test-deps
+
+build: deps
+	$(SWIFT) build --product tern
+
+run: build
+	$(TERN_DEBUG) serve
+
+# Unit and in-process integration tests, then end-to-end tests with real peers.
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) build --product tern
+	$(SWIFT) test --skip-build
+	Tests/e2e/run
+
+unit: deps
+	$(SWIFT) test
+
+e2e: test-deps
+	$(SWIFT) build --product tern
+	Tests/e2e/run
+
+# Not part of `make test`: Tern against a stock Postfix with smtp-source.
+bench: deps
+	bench/run
+
+clean:
+	rm -rf .build var

@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import NIOCore
+import TernAccounts
+import TernServer
+import TernSMTP
+
+/// A whole Tern started in-process on ephemeral loopback ports, with its own
+/// state directory, users, aliases and a certificate made for the test.
+final class TestServer: @unchecked Sendable {
+    let directory: URL
+    let server: Server
+    let certificatePEM: String
+    private let runTask: Task<Void, any Error>
+
+    static let domain = "tern.test"
+    static let users = ["user@tern.test": "secret", "alice@tern.test": "wonderland"]
+
+    var mxPort: Int { server.port(of: .mx) ?? 0 }
+    var submissionPort: Int { server.port(of: .submission) ?? 0 }
+    var submissionsPort: Int { server.port(of: .submissions) ?? 0 }
+
+    /// - Parameter tweak: adjusts the configuration before the start.
+    static func start(aliases: String = "postmaster: user@tern.test\n",
+                      tweak: (inout Configuration) -> Void = { _ in }) async throws -> TestServer {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tern-it-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let pem = try SelfSignedCertificate.make(commonName: "mx.tern.test", dnsNames: ["mx.tern.test"],
+                                                 ipAddresses: ["127.0.0.1"])
+        try pem.certificate.write(to: dir.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
+        try pem.privateKey.write(to: dir.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
+        var usersText = ""
+        for (address, password) in users.sorted(by: { $0.key < $1.key }) {
+            usersText += "\(address):\(try PasswordHash.make(password: password).stored)\n"
+        }
+        try usersText.write(to: dir.appendingPathComponent("users"), atomically: true, encoding: .utf8)
+        try aliases.write(to: dir.appendingPathComponent("aliases"), atomically: true, encoding: .utf8)
+
+        let toml = """
+            hostname = "mx.tern.test"
+            domains = ["\(domain)"]
+            state_dir = "state"
+            [[listener]]
+            address = "127.0.0.1:0"
+            role = "mx"
+            [[listener]]
+            address = "127.0.0.1:0"
+            role = "submission"
+            [[listener]]
+            address = "127.0.0.1:0"
+            role = "submissions"
+            [tls]
+            certificate = "cert.pem"
+            private_key = "key.pem"
+            [accounts]
+            users = "users"
+            aliases = "aliases"
+            [mailbox]
+            maildir = "mail/{domain}/{user}/Maildir"
+            """
+        var configuration = try Configuration(toml: toml, file: "test.toml", baseDirectory: dir.path)
+        tweak(&configuration)
+        var options = Server.Options()
+        options.authFailureDelayStep = 0.01
+        options.drainTimeout = .seconds(5)
+        options.eventLoopThreads = 2
+        options.shutdownSignals = []
+        var logger = Logger(label: "tern-test")
+        logger.logLevel = ProcessInfo.processInfo.environment["TERN_TEST_LOG"] != nil ? .debug : .critical
+        let server = try await Server.start(configuration, options: options, logger: logger)
+        return TestServer(directory: dir, server: server, certificatePEM: pem.certificate)
+    }
+
+    private init(directory: URL, server: Server, certificatePEM: String) {
+        self.directory = directory
+        self.server = server
+        self.certificatePEM = certificatePEM
+        self.runTask = Task { try await server.run() }
+    }
+
+    func stop() async {
+        await server.shutdown()
+        _ = await runTask.result
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func maildir(_ user: String) -> URL {
+        directory.appendingPathComponent("mail/\(TestServer.domain)/\(user)/Maildir")
+    }
+
+    /// The messages in a user's `new/`, oldest first.
+    func messages(_ user: String) -> [String] {
+        let dir = maildir(user).appendingPathComponent("new")
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
+        return names.compactMap { try? String(contentsOf: dir.appendingPathComponent($0), encoding: .utf8) }
+    }
+
+    /// Waits until `user` has `count` messages and the spool is empty, or the deadline passes.
+    func waitForMessages(_ user: String, count: Int, timeout: Duration = .seconds(10)) async -> [String] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            let found = messages(user)
+            if found.count >= count && spoolIsEmpty { return found }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return messages(user)
+    }
+
+    var spoolIsEmpty: Bool {
+        let env = directory.appendingPathComponent("state/spool/env").path
+        return ((try? FileManager.default.contentsOfDirectory(atPath: env)) ?? []).isEmpty
+    }
+
+    /// Queue entries still in the spool.
+    var spoolRecords: [String] {
+        let env = directory.appendingPathComponent("state/spool/env")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: env.path)) ?? []
+        return names.compactMap { try? String(contentsOf: env.appendingPathComponent($0), encoding: .utf8) }
+    }
+}
