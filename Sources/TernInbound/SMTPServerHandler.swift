@@ -22,6 +22,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
     private var lastActivity = NIODeadline.now()
     private var transferStarted: NIODeadline?
     private var timer: Scheduled<Void>?
+    private var timerDeadline = NIODeadline.distantFuture
     private var drainRequested = false
 
     init(shared: ListenerContext) {
@@ -116,10 +117,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
                 context.write(wrapOutboundOut(context.channel.allocator.buffer(string: reply.wire)), promise: nil)
                 wrote = true
             case .close:
-                let flushed = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)))
-                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                flushed.whenComplete { _ in bound.value.close(promise: nil) }
-                timer?.cancel()
+                lingeringClose(context: context)
                 return
             case .startTLS:
                 context.flush()
@@ -138,8 +136,10 @@ final class SMTPServerHandler: ChannelInboundHandler {
         if wrote { context.flush() }
         if drainRequested && session.isIdle && !session.isClosed {
             run(session.shutdown(), context: context)
+            return
         }
         updateTransferClock()
+        armTimer(context: context)
     }
 
     private var facts: SessionFacts {
@@ -182,6 +182,11 @@ final class SMTPServerHandler: ChannelInboundHandler {
     // MARK: AUTH
 
     private func authenticate(_ request: AuthRequest, context: ChannelHandlerContext) {
+        if shared.authFailures.isBlocked(clientAddress) {
+            logger.warning("AUTH refused: too many failures from this address", metadata: ["user": "\(request.username)"])
+            run([.send(Replies.tooManyAuthFailures), .close], context: context)
+            return
+        }
         let policy = shared.policy
         let username = request.username
         let password = request.password
@@ -269,27 +274,45 @@ final class SMTPServerHandler: ChannelInboundHandler {
     }
 
     private func scheduleTimer(context: ChannelHandlerContext, after delay: TimeAmount) {
+        timer?.cancel()
+        timerDeadline = .now() + delay
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: delay) {
             let (handler, context) = bound.value
+            handler.timer = nil
             handler.checkTimeout(context: context)
+        }
+    }
+
+    /// When the current state's timeout runs out, or nil while the session waits on us.
+    private var currentDeadline: NIODeadline? {
+        let t = shared.timeouts
+        switch session.timeoutKind {
+        case .command: return lastActivity + t.command
+        case .dataBlock:
+            let block = lastActivity + t.dataBlock
+            guard let start = transferStarted else { return block }
+            return min(block, start + t.dataTotal)
+        case .none: return nil
+        }
+    }
+
+    /// Makes sure the timer fires no later than the current deadline; a
+    /// later-firing timer just re-checks, so most reads reschedule nothing.
+    private func armTimer(context: ChannelHandlerContext) {
+        guard !session.isClosed, let deadline = currentDeadline else { return }
+        if timer == nil || timerDeadline > deadline {
+            scheduleTimer(context: context, after: max(deadline - .now(), .zero))
         }
     }
 
     private func checkTimeout(context: ChannelHandlerContext) {
         guard context.channel.isActive, !session.isClosed else { return }
-        let now = NIODeadline.now()
-        let t = shared.timeouts
-        var deadline: NIODeadline
-        switch session.timeoutKind {
-        case .command: deadline = lastActivity + t.command
-        case .dataBlock:
-            deadline = lastActivity + t.dataBlock
-            if let start = transferStarted { deadline = min(deadline, start + t.dataTotal) }
-        case .none:
-            scheduleTimer(context: context, after: t.command)
+        guard let deadline = currentDeadline else {
+            scheduleTimer(context: context, after: shared.timeouts.command)
             return
         }
+        let now = NIODeadline.now()
         if now >= deadline {
             logger.notice("timeout", metadata: ["state": "\(session.timeoutKind)"])
             run(session.timedOut(), context: context)
@@ -301,9 +324,22 @@ final class SMTPServerHandler: ChannelInboundHandler {
     // MARK: Helpers
 
     private func closeAfter(_ reply: SMTPReply, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(string: reply.wire)), promise: nil)
+        lingeringClose(context: context)
+    }
+
+    /// Sends what is pending, then closes our side only and drops whatever
+    /// the client still sends for a moment before closing for good. Closing
+    /// with unread input would make the kernel answer with a reset, and the
+    /// client could lose the last reply (the 521 that says why).
+    private func lingeringClose(context: ChannelHandlerContext) {
+        timer?.cancel()
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: reply.wire))).whenComplete { _ in
-            bound.value.close(promise: nil)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            let context = bound.value
+            guard context.channel.isActive else { return }
+            context.close(mode: .output).whenFailure { _ in bound.value.close(promise: nil) }
+            context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.close(promise: nil) }
         }
     }
 
