@@ -96,7 +96,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            path: "Tests/Integration"
+            path: "Tests/Integration",
+            exclude: ["Transcripts"]
         ),
     ],
     swiftLanguageModes: [.v6]
