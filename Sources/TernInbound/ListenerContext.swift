@@ -11,7 +11,12 @@ public struct ListenerContext: Sendable {
     public var tls: TLSContextProvider?
     public var connections: ConnectionLimiter
     public var authFailures: AuthFailureTracker
-    public var threadPool: NIOThreadPool
+    /// Where messages are written and fsynced: many threads, so that
+    /// concurrent sessions' fsyncs overlap and the kernel commits them together.
+    public var storePool: NIOThreadPool
+    /// Where passwords are hashed (CPU-bound): about one thread per core, so
+    /// an AUTH flood cannot hold up the spool.
+    public var authPool: NIOThreadPool
     public var timeouts: Timeouts
     public var logger: Logger
     public var registry: SessionRegistry
@@ -31,7 +36,8 @@ public struct ListenerContext: Sendable {
     }
 
     public init(session: SessionConfiguration, policy: any InboundPolicy, queue: any InboundQueue, tls: TLSContextProvider?,
-                connections: ConnectionLimiter, authFailures: AuthFailureTracker, threadPool: NIOThreadPool,
+                connections: ConnectionLimiter, authFailures: AuthFailureTracker, storePool: NIOThreadPool,
+                authPool: NIOThreadPool,
                 timeouts: Timeouts = Timeouts(), logger: Logger, registry: SessionRegistry) {
         self.session = session
         self.policy = policy
@@ -39,7 +45,8 @@ public struct ListenerContext: Sendable {
         self.tls = tls
         self.connections = connections
         self.authFailures = authFailures
-        self.threadPool = threadPool
+        self.storePool = storePool
+        self.authPool = authPool
         self.timeouts = timeouts
         self.logger = logger
         self.registry = registry

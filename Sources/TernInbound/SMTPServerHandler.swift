@@ -193,7 +193,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
         // RFC 4616 §2: acting as someone else is not allowed.
         let authzOK = request.authorizationID.isEmpty || request.authorizationID.lowercased() == username.lowercased()
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        shared.threadPool.runIfActive(eventLoop: context.eventLoop) { () -> String? in
+        shared.authPool.runIfActive(eventLoop: context.eventLoop) { () -> String? in
             authzOK ? policy.authenticate(username: username, password: password) : nil
         }.whenComplete { result in
             let (handler, context) = bound.value
@@ -243,7 +243,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
         let envelope = request.envelope
         let body = request.message
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
+        shared.storePool.runIfActive(eventLoop: context.eventLoop) {
             try queue.store(id: id, envelope: envelope, origin: origin, receivedField: received, body: body)
         }.whenComplete { result in
             let (handler, context) = bound.value

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import Testing
 
 /// The probes of protocol-probes.yaml that need more than a reply code:
@@ -132,6 +133,20 @@ struct ProtocolFlowTests {
         _ = try? await c.readUntilClose()
         let d = try await SMTPTestClient.connect(port: server.mxPort)
         #expect(try await d.readReply().code == 220)
+    }
+
+    @Test("TLS 1.2 is the minimum: a TLS 1.1 client cannot connect; TLS 1.2 can", arguments: [(TLSVersion.tlsv11, false), (.tlsv12, true)])
+    func tlsMinimum(version: TLSVersion, succeeds: Bool) async throws {
+        let server = try await Shared.server()
+        do {
+            let c = try await SMTPTestClient.connect(port: server.submissionsPort, implicitTLS: true, trust: server.certificatePEM,
+                                                     maximumTLSVersion: version)
+            #expect(try await c.readReply().code == 220)
+            #expect(succeeds)
+            await c.close()
+        } catch {
+            #expect(!succeeds, "\(error)")
+        }
     }
 
     @Test("AUTH brute force: failures are counted per address and end in 421")

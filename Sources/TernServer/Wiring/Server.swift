@@ -25,6 +25,8 @@ public final class Server: Sendable {
         public var drainTimeout: Duration = .seconds(30)
         /// Event-loop threads. Default: one per core.
         public var eventLoopThreads = System.coreCount
+        /// Threads that write accepted messages to the spool. Default 32.
+        public var storeThreads = 32
         /// Signals that stop the server gracefully. Default SIGTERM and SIGINT.
         public var shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
         public init() {}
@@ -41,7 +43,8 @@ public final class Server: Sendable {
     public let inbound: InboundServer
     public let tls: TLSContextProvider?
     private let group: MultiThreadedEventLoopGroup
-    private let threadPool: NIOThreadPool
+    private let storePool: NIOThreadPool
+    private let authPool: NIOThreadPool
     private let serviceGroup: ServiceGroup
     private let logger: Logger
 
@@ -58,7 +61,7 @@ public final class Server: Sendable {
 
     private init(configuration: Configuration, accounts: AccountsStore, spool: Spool, scheduler: DeliveryScheduler,
                  inbound: InboundServer, tls: TLSContextProvider?, group: MultiThreadedEventLoopGroup,
-                 threadPool: NIOThreadPool, serviceGroup: ServiceGroup, logger: Logger) {
+                 storePool: NIOThreadPool, authPool: NIOThreadPool, serviceGroup: ServiceGroup, logger: Logger) {
         self.configuration = configuration
         self.accounts = accounts
         self.spool = spool
@@ -66,7 +69,8 @@ public final class Server: Sendable {
         self.inbound = inbound
         self.tls = tls
         self.group = group
-        self.threadPool = threadPool
+        self.storePool = storePool
+        self.authPool = authPool
         self.serviceGroup = serviceGroup
         self.logger = logger
     }
@@ -113,8 +117,10 @@ public final class Server: Sendable {
         }
         // 4. Threads, scheduler, listeners.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoopThreads))
-        let threadPool = NIOThreadPool(numberOfThreads: max(2, System.coreCount * 2))
-        threadPool.start()
+        let storePool = NIOThreadPool(numberOfThreads: options.storeThreads)
+        storePool.start()
+        let authPool = NIOThreadPool(numberOfThreads: max(1, System.coreCount))
+        authPool.start()
         var delivery = DeliveryConfiguration(maildirTemplate: template, hostname: c.hostname.ascii)
         delivery.queueLifetime = c.delivery.queueLifetime
         let scheduler = DeliveryScheduler(spool: spool, router: AccountsRouter(store: accounts),
@@ -139,7 +145,7 @@ public final class Server: Sendable {
             var listenerLogger = logger
             listenerLogger[metadataKey: "listener"] = "\(l.address)"
             let context = ListenerContext(session: session, policy: policy, queue: queue, tls: tls,
-                                          connections: connections, authFailures: authFailures, threadPool: threadPool,
+                                          connections: connections, authFailures: authFailures, storePool: storePool, authPool: authPool,
                                           timeouts: timeouts, logger: listenerLogger, registry: SessionRegistry())
             listeners.append(InboundServer.Listener(host: l.address.address, port: l.address.port, context: context))
         }
@@ -148,7 +154,8 @@ public final class Server: Sendable {
             inbound = try await bind(listeners, fallback: options.portFallback, group: group, logger: logger,
                                      drainTimeout: options.drainTimeout)
         } catch {
-            try? await threadPool.shutdownGracefully()
+            try? await storePool.shutdownGracefully()
+            try? await authPool.shutdownGracefully()
             try? await group.shutdownGracefully()
             throw StartError(description: "\(error)")
         }
@@ -157,7 +164,8 @@ public final class Server: Sendable {
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: options.shutdownSignals, logger: logger))
         return Server(configuration: c, accounts: accounts, spool: spool, scheduler: scheduler, inbound: inbound,
-                      tls: tls, group: group, threadPool: threadPool, serviceGroup: serviceGroup, logger: logger)
+                      tls: tls, group: group, storePool: storePool, authPool: authPool, serviceGroup: serviceGroup,
+                      logger: logger)
     }
 
     /// With `fallback`, a port in use moves that listener to the next free port (trial mode).
@@ -196,7 +204,8 @@ public final class Server: Sendable {
     }
 
     private func release() async {
-        try? await threadPool.shutdownGracefully()
+        try? await storePool.shutdownGracefully()
+        try? await authPool.shutdownGracefully()
         try? await group.shutdownGracefully()
     }
 }

@@ -42,9 +42,9 @@ final class SMTPTestClient {
     }
 
     static func connect(port: Int, host: String = "127.0.0.1", implicitTLS: Bool = false,
-                        trust certificatePEM: String? = nil) async throws -> SMTPTestClient {
+                        trust certificatePEM: String? = nil, maximumTLSVersion: TLSVersion? = nil) async throws -> SMTPTestClient {
         let (stream, continuation) = AsyncStream<Event>.makeStream()
-        let tlsContext = try implicitTLS ? makeTLSContext(trust: certificatePEM) : nil
+        let tlsContext = try implicitTLS ? makeTLSContext(trust: certificatePEM, maximumVersion: maximumTLSVersion) : nil
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -61,8 +61,12 @@ final class SMTPTestClient {
         return client
     }
 
-    static func makeTLSContext(trust certificatePEM: String?) throws -> NIOSSLContext {
+    static func makeTLSContext(trust certificatePEM: String?, maximumVersion: TLSVersion? = nil) throws -> NIOSSLContext {
         var config = TLSConfiguration.makeClientConfiguration()
+        if let maximumVersion {
+            config.minimumTLSVersion = .tlsv1
+            config.maximumTLSVersion = maximumVersion
+        }
         if let certificatePEM {
             config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)))
         } else {
