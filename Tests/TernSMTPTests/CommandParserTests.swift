@@ -33,7 +33,7 @@ struct CommandParserTests {
         ("MAIL LALA: <>", 501), ("MAIL FROM:", 501), ("MAIL FROM:a@b.test", 501), ("MAIL FROM:<pepe>", 501),
         ("MAIL FROM: < @doe>", 501), ("MAIL FROM: <john@ >", 501), ("MAIL FROM:<a@xn--->", 501),
         ("MAIL FROM:<a@b.test> SIZE=abc", 501), ("MAIL FROM:<a@b.test> FOO=BAR", 555),
-        ("MAIL FROM:<a@b.test> SIZE=1 SIZE=2", 501), ("MAIL FROM:<a@b.test> RET=BOGUS", 501),
+        ("MAIL FROM:<a@b.test> SIZE=1 SIZE=2", 501), ("MAIL FROM:<a@b.test> BODY=7BIT BODY=8BITMIME", 501), ("MAIL FROM:<a@b.test> RET=BOGUS", 501),
         ("MAIL FROM:<ñandú@ñoños.test>", 553), ("RCPT TO:", 501), ("RCPT TO:<pepe>", 501), ("RCPT LALA: <>", 501),
         ("RCPT TO:<victim@remote.example@local.test>", 501), ("RCPT TO:<a@b.test> NOTIFY=NEVER,SUCCESS", 501),
         ("RCPT TO:<a@b.test> ORCPT=bogus", 501), ("BDAT", 501), ("BDAT x", 501), ("BDAT 10 FIRST", 501),
@@ -63,6 +63,15 @@ struct CommandParserTests {
         #expect(p.smtpUTF8 && p.size == 1000 && p.body == .eightBitMIME && p.ret == .headers)
         #expect(p.envelopeID == "abc+d")
         #expect(p.auth == nil)
+    }
+
+    @Test("A parameter repeated with the same value is accepted (smtplib sends SMTPUTF8 twice)")
+    func repeatedParameter() {
+        guard case .success(.mail(_, let p)) = parse("MAIL FROM:<a@b.test> SMTPUTF8 BODY=8BITMIME SMTPUTF8 BODY=8BITMIME") else {
+            Issue.record("refused")
+            return
+        }
+        #expect(p.smtpUTF8 && p.body == .eightBitMIME)
     }
 
     @Test("A source route is parsed and ignored")

@@ -82,9 +82,7 @@ public enum CommandParser {
         case .failure(let reply): return .failure(reply)
         }
         var mp = MailParameters()
-        var seen = Set<String>()
         for (key, value) in params {
-            guard seen.insert(key).inserted else { return .failure(Replies.badParameterValue(key)) }
             switch key {
             case "SIZE":
                 // RFC 1870 §3: size-value = 1*20DIGIT
@@ -166,9 +164,7 @@ public enum CommandParser {
         case .failure(let reply): return .failure(reply)
         }
         var rp = RcptParameters()
-        var seen = Set<String>()
         for (key, value) in params {
-            guard seen.insert(key).inserted else { return .failure(Replies.badParameterValue(key)) }
             switch key {
             case "NOTIFY":
                 guard let v = value, let n = DSNNotify(parameter: v) else { return .failure(Replies.badParameterValue("NOTIFY")) }
@@ -243,6 +239,13 @@ public enum CommandParser {
                     return .failure(Replies.badParameterValue(key))
                 }
                 value = s
+            }
+            // A parameter given twice with the same value is harmless (Python's
+            // smtplib adds SMTPUTF8 itself when the caller already did);
+            // two different values cannot both hold.
+            if let earlier = out.first(where: { $0.0 == key }) {
+                if earlier.1 == value { continue }
+                return .failure(Replies.duplicateParameter(key))
             }
             out.append((key, value))
         }

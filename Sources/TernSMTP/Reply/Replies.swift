@@ -80,6 +80,9 @@ public enum Replies {
     public static func badParameterValue(_ name: String) -> SMTPReply {
         SMTPReply(501, .init(5, 5, 4), "bad value for \(name)")
     }
+    public static func duplicateParameter(_ name: String) -> SMTPReply {
+        SMTPReply(501, .init(5, 5, 4), "\(name) given twice with different values")
+    }
     public static let tooManyErrors = SMTPReply(421, .init(4, 7, 0), "too many errors, closing connection")
     /// 521 5.5.2 and close (chasquid's answer): a line ended in bare CR or LF (RFC 5321 §2.3.8).
     public static let bareLineEnding = SMTPReply(521, .init(5, 5, 2), "invalid line ending: only CRLF ends a line (RFC 5321 2.3.8)")
