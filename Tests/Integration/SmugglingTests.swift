@@ -17,11 +17,7 @@ struct SmugglingTests {
     func probe(_ probe: Conformance.EODProbe) async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }
-        let c = try await SMTPTestClient.connect(port: server.mxPort)
-        _ = try await c.readReply()
-        _ = try await c.command("EHLO client.test")
-        _ = try await c.command("MAIL FROM:<a@sender.test>")
-        _ = try await c.command("RCPT TO:<user@tern.test>")
+        let c = try await server.openTransaction(sender: "a@sender.test")
         #expect(try await c.command("DATA").code == 354)
         let header = "From: a@sender.test\r\nTo: user@tern.test\r\nSubject: probe \(probe.id)\r\n\r\n"
         let smuggled = "MAIL FROM:<smuggled@victim.test>\r\nRCPT TO:<user@tern.test>\r\nDATA\r\n"
@@ -62,11 +58,7 @@ struct SmugglingTests {
     func sizeThenSmuggle() async throws {
         let server = try await TestServer.start { $0.limits.messageSize = 10_000 }
         defer { Task { await server.stop() } }
-        let c = try await SMTPTestClient.connect(port: server.mxPort)
-        _ = try await c.readReply()
-        _ = try await c.command("EHLO client.test")
-        _ = try await c.command("MAIL FROM:<a@sender.test>")
-        _ = try await c.command("RCPT TO:<user@tern.test>")
+        let c = try await server.openTransaction(sender: "a@sender.test")
         _ = try await c.command("DATA")
         let line = String(repeating: "z", count: 900) + "\r\n"
         try await c.send(String(repeating: line, count: 20) + ".\nHELP\r\nHELP\r\n\r\n.\r\n")
@@ -80,11 +72,7 @@ struct SmugglingTests {
     func pipelinedAfterEOD() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }
-        let c = try await SMTPTestClient.connect(port: server.mxPort)
-        _ = try await c.readReply()
-        _ = try await c.command("EHLO client.test")
-        _ = try await c.command("MAIL FROM:<a@sender.test>")
-        _ = try await c.command("RCPT TO:<user@tern.test>")
+        let c = try await server.openTransaction(sender: "a@sender.test")
         _ = try await c.command("DATA")
         try await c.send("Subject: one\r\n\r\nbody\r\n.\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<user@tern.test>\r\nDATA\r\nSubject: two\r\n\r\nx\r\n.\r\n")
         var codes: [Int] = []

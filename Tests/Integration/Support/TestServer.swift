@@ -112,6 +112,18 @@ final class TestServer: @unchecked Sendable {
         return ((try? FileManager.default.contentsOfDirectory(atPath: env)) ?? []).isEmpty
     }
 
+    /// A client on the MX port after greeting, EHLO, MAIL and one accepted RCPT.
+    func openTransaction(sender: String = "a@b.test", recipient: String = "user@tern.test") async throws -> SMTPTestClient {
+        let c = try await SMTPTestClient.connect(port: mxPort)
+        guard try await c.readReply().code == 220,
+              try await c.command("EHLO client.test").code == 250,
+              try await c.command("MAIL FROM:<\(sender)>").code == 250,
+              try await c.command("RCPT TO:<\(recipient)>").code == 250 else {
+            throw SMTPTestClient.ClientError.malformed("could not open a transaction")
+        }
+        return c
+    }
+
     /// Queue entries still in the spool.
     var spoolRecords: [String] {
         let env = directory.appendingPathComponent("state/spool/env")
