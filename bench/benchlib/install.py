@@ -8,7 +8,7 @@ import subprocess
 from .util import BenchError, pid_alive, run_tty, say, tcp_listeners, warn
 
 PRESEED = "postfix postfix/main_mailer_type select No configuration"
-APT_LINE = "DEBIAN_FRONTEND=noninteractive apt-get install -y postfix"
+APT_LINE = "env DEBIAN_FRONTEND=noninteractive apt-get install -y postfix"
 POLICY_RC_D = "/usr/sbin/policy-rc.d"
 SYSTEM_MASTER_PID = "/var/spool/postfix/pid/master.pid"
 

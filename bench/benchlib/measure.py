@@ -14,6 +14,7 @@ Maildir fill, sample memory, stop the server.
   children that already exited (their time is in the parent's cutime)."""
 
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -75,6 +76,25 @@ def cpu_seconds(pids, root_pid):
     return ticks / CLOCK_TICKS
 
 
+def machine_busy_seconds():
+    """CPU seconds all CPUs spent neither idle nor waiting for I/O."""
+    try:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    return (sum(values) - values[3] - values[4]) / CLOCK_TICKS
+
+
+def own_cpu_seconds():
+    """CPU seconds of this harness and of its reaped children (smtp-source)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
 def count_entries(directory):
     with os.scandir(directory) as entries:
         return sum(1 for _ in entries)
@@ -120,7 +140,7 @@ def smtp_source_argv(smtp_source, address, port, size, sessions, messages, recon
 def run_once(server, smtp_source, size, sessions, messages, settings, log_path):
     """One measurement of server. Returns a dict; "error" is set when the
     run did not complete (then the figures are not to be used)."""
-    server.reset_maildir()
+    server.reset()
     new_dir = os.path.join(server.maildir, "new")
     server.start()
     result = {"server": server.name, "size": size, "sessions": sessions, "messages": messages}
@@ -132,6 +152,7 @@ def run_once(server, smtp_source, size, sessions, messages, settings, log_path):
     stalled = False
     try:
         with open(log_path, "wb") as log:
+            machine_before, own_before = machine_busy_seconds(), own_cpu_seconds()
             start_wall = time.time()
             start = time.perf_counter()
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
@@ -153,6 +174,13 @@ def run_once(server, smtp_source, size, sessions, messages, settings, log_path):
                 popen_pids.discard(process.pid)
         pids = server.pids()
         result["cpu_s"] = round(cpu_seconds(pids, pids[0] if pids else None), 2)
+        # CPU the rest of the machine used meanwhile: other work on a shared
+        # host, plus kernel threads (journal, writeback) working for the server.
+        machine = machine_busy_seconds() - machine_before
+        own = own_cpu_seconds() - own_before
+        result["machine_busy_s"] = round(machine, 2)
+        result["harness_cpu_s"] = round(own, 2)
+        result["other_cpu_s"] = round(max(0.0, machine - own - result["cpu_s"]), 2)
     finally:
         sampler.stop()
         server.stop()

@@ -137,6 +137,22 @@ class PostfixServer:
         if status != 0:
             raise BenchError(f"postfix check failed for {self.config_dir}:\n{output}")
 
+    # Queue folders that can hold mail; deferred/ and defer/ hash into subfolders.
+    QUEUES = ("maildrop", "incoming", "active", "deferred", "defer", "bounce", "trace",
+              "hold", "corrupt", "saved", "flush")
+
+    def reset(self):
+        """Before a run, with the instance stopped: an empty queue (a failed
+        run may have left mail in it) and an empty Maildir. The files are
+        removed directly: `postsuper -d ALL` runs as the mail owner and
+        cannot open the root-owned maillog_file."""
+        for queue in self.QUEUES:
+            top = os.path.join(self.queue_dir, queue)
+            for directory, _, files in os.walk(top):
+                for name in files:
+                    os.unlink(os.path.join(directory, name))
+        self.reset_maildir()
+
     def reset_maildir(self):
         """An empty Maildir owned by the mailbox user."""
         user = pwd.getpwnam(MAILBOX_USER)

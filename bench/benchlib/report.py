@@ -5,7 +5,8 @@ import json
 import os
 import statistics
 
-METRICS = ("accepted_per_s", "delivered_per_s", "peak_rss_mib", "peak_pss_mib", "cpu_s")
+METRICS = ("accepted_per_s", "delivered_per_s", "peak_rss_mib", "peak_pss_mib", "cpu_s",
+           "harness_cpu_s", "other_cpu_s", "accepted_s", "delivered_s")
 TARGET_RATIO = 3.0
 TARGET_SESSIONS = (20, 100)
 
@@ -32,10 +33,13 @@ def summarize(runs, servers, sizes, sessions_list):
                 for metric in METRICS:
                     values = [r[metric] for r in good if r.get(metric) is not None]
                     summary[metric] = round(statistics.median(values), 1) if values else None
+                    if metric.endswith("_per_s") and values:
+                        summary[metric.replace("_per_s", "_range")] = [min(values), max(values)]
                 entry["servers"][server] = summary
             tern, postfix = entry["servers"].get("tern"), entry["servers"].get("postfix")
             if tern and postfix:
-                for metric in ("accepted_per_s", "delivered_per_s", "peak_rss_mib", "cpu_s"):
+                for metric in ("accepted_per_s", "delivered_per_s", "peak_rss_mib", "peak_pss_mib",
+                               "cpu_s"):
                     if tern.get(metric) and postfix.get(metric):
                         entry["ratios"][metric] = round(tern[metric] / postfix[metric], 2)
             rows.append(entry)
@@ -65,7 +69,7 @@ def fmt(value, suffix=""):
 
 
 COLUMNS = ("sessions", "server", "accepted msg/s", "delivered msg/s", "peak RSS MiB",
-           "peak PSS MiB", "CPU s")
+           "peak PSS MiB", "CPU s", "other CPU s")
 
 
 def table_rows(rows, size):
@@ -82,13 +86,14 @@ def table_rows(rows, size):
             out.append([str(row["sessions"]), server + note,
                         fmt(summary["accepted_per_s"]), fmt(summary["delivered_per_s"]),
                         fmt(summary["peak_rss_mib"]), fmt(summary["peak_pss_mib"]),
-                        fmt(summary["cpu_s"])])
+                        fmt(summary["cpu_s"]), fmt(summary["other_cpu_s"])])
         if row["ratios"]:
             ratios = row["ratios"]
             out.append([str(row["sessions"]), "tern/postfix",
                         fmt(ratios.get("accepted_per_s"), "×"),
                         fmt(ratios.get("delivered_per_s"), "×"),
-                        fmt(ratios.get("peak_rss_mib"), "×"), "", fmt(ratios.get("cpu_s"), "×")])
+                        fmt(ratios.get("peak_rss_mib"), "×"), fmt(ratios.get("peak_pss_mib"), "×"),
+                        fmt(ratios.get("cpu_s"), "×"), ""])
     return out
 
 
@@ -129,6 +134,12 @@ def render_markdown(rows, sizes, meta):
                   "|" + "|".join("---:" if i > 1 else "---" for i in range(len(COLUMNS))) + "|"]
         for r in table_rows(rows, size):
             lines.append("| " + " | ".join(r) + " |")
+    lines += ["", "accepted = messages / wall time of smtp-source; delivered = messages / "
+              "time to the last arrival in Maildir/new; peak RSS = largest sum of VmRSS over "
+              "the server's processes (PSS: shared pages split between them); CPU s = the "
+              "server's CPU time per run; other CPU s = CPU the rest of the machine used "
+              "during the run (other work, kernel threads). Ratios: above 1 is better for "
+              "msg/s, below 1 for memory and CPU."]
     lines += ["", f"Target (Tern ≥ {TARGET_RATIO:g}× Postfix accepted and delivered msg/s at "
                   f"20 and 100 sessions): **{target_verdict(rows)}**", ""]
     return "\n".join(lines)

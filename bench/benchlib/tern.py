@@ -6,6 +6,7 @@ renamed into place before 250, and Maildir delivery fsyncs tmp/ before the
 rename into new/ (see shared/DESIGN.md). The harness sets nothing about it."""
 
 import os
+import shutil
 import signal
 import subprocess
 
@@ -129,6 +130,13 @@ class TernServer:
             users.write(f"{USER}@{DOMAIN}:{{SHA512-CRYPT}}{password_hash('x')}\n")
         with open(self.config_file, "w") as config:
             config.write(self.tern_toml())
+        self.reset_maildir()
+
+    def reset(self):
+        """Before a run: an empty state folder (a failed run may have left
+        mail in the spool) and an empty Maildir."""
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        os.makedirs(self.state_dir)
         self.reset_maildir()
 
     def reset_maildir(self):
