@@ -148,4 +148,41 @@ struct StartupTests {
         #expect(try await rcpt("carol@tern.test") == 250)
         #expect(try await rcpt("user@tern.test") == 250)
     }
+
+    @Test("A renewed certificate is served to new connections after reload; a broken one keeps the old")
+    func certificateReload() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let old = try await SMTPTestClient.connect(port: server.submissionsPort, implicitTLS: true, trust: server.certificatePEM)
+        #expect(try await old.readReply().code == 220)
+        let renewed = try SelfSignedCertificate.make(commonName: "mx.tern.test", dnsNames: ["mx.tern.test"], ipAddresses: ["127.0.0.1"])
+        try renewed.certificate.write(to: server.directory.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
+        try renewed.privateKey.write(to: server.directory.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
+        try server.server.tls?.reload()
+        // New connections trust only the new certificate; the old session is untouched.
+        let fresh = try await SMTPTestClient.connect(port: server.submissionsPort, implicitTLS: true, trust: renewed.certificate)
+        #expect(try await fresh.readReply().code == 220)
+        await #expect(throws: (any Error).self) {
+            _ = try await SMTPTestClient.connect(port: server.submissionsPort, implicitTLS: true, trust: server.certificatePEM)
+        }
+        #expect(try await old.command("NOOP").code == 250)
+        try "garbage".write(to: server.directory.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
+        #expect(throws: (any Error).self) { try server.server.tls?.reload() }
+        let still = try await SMTPTestClient.connect(port: server.submissionsPort, implicitTLS: true, trust: renewed.certificate)
+        #expect(try await still.readReply().code == 220)
+    }
+
+    @Test("Past the total connection limit new clients get 421")
+    func totalConnections() async throws {
+        let server = try await TestServer.start { $0.limits.connections = 2 }
+        defer { Task { await server.stop() } }
+        let a = try await SMTPTestClient.connect(port: server.mxPort)
+        #expect(try await a.readReply().code == 220)
+        let b = try await SMTPTestClient.connect(port: server.submissionPort)
+        #expect(try await b.readReply().code == 220)
+        let c = try await SMTPTestClient.connect(port: server.mxPort)
+        let refused = try await c.readReply()
+        #expect(refused.code == 421 && refused.enhanced == "4.7.0")
+        #expect(try await a.command("NOOP").code == 250)
+    }
 }

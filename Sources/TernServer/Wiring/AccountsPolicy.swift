@@ -19,7 +19,15 @@ struct AccountsPolicy: InboundPolicy {
     /// Local domains: the recipient must exist (550 5.1.1 at RCPT time).
     /// Elsewhere: only authenticated users may relay (554 5.7.1).
     func checkRecipient(_ mailbox: Mailbox, facts: SessionFacts) -> SMTPReply? {
-        let accounts = store.accounts
+        let verdict = judge(mailbox, facts: facts, accounts: store.accounts)
+        guard verdict == Replies.unknownUser else { return verdict }
+        // A user added a moment ago (`tern user add`, then a first message)
+        // should not wait for the watcher: look at the files once more.
+        guard case .reloaded = store.reloadIfChanged() else { return verdict }
+        return judge(mailbox, facts: facts, accounts: store.accounts)
+    }
+
+    private func judge(_ mailbox: Mailbox, facts: SessionFacts, accounts: Accounts) -> SMTPReply? {
         if mailbox.domain.isAddressLiteral {
             return facts.authenticatedUser != nil ? nil : Replies.domainLiteralRefused
         }
@@ -35,7 +43,10 @@ struct AccountsPolicy: InboundPolicy {
     }
 
     func authenticate(username: String, password: String) -> String? {
-        store.accounts.authenticate(username: username, password: password)
+        if let user = store.accounts.authenticate(username: username, password: password) { return user }
+        // As for recipients: a user or password changed a moment ago counts now.
+        guard case .reloaded = store.reloadIfChanged() else { return nil }
+        return store.accounts.authenticate(username: username, password: password)
     }
 }
 
