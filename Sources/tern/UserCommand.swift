@@ -1,6 +1,7 @@
 import ArgumentParser
 import TernAccounts
 import TernSMTP
+import TernServer
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -25,11 +26,24 @@ struct UserCommand: ParsableCommand {
     static let defaultUsersPath = "./var/users"
 
     struct Options: ParsableArguments {
-        @Option(name: .long, help: ArgumentHelp("The users file (default: \(UserCommand.defaultUsersPath)).",
+        @Option(name: .long, help: ArgumentHelp("The users file (default: [accounts] users of --config, else \(UserCommand.defaultUsersPath)).",
                                                 valueName: "FILE"))
         var users: String?
 
-        var usersPath: String { users ?? UserCommand.defaultUsersPath }
+        @Option(name: .long, help: ArgumentHelp("Take the users file from this configuration file.", valueName: "FILE"))
+        var config: String?
+
+        var usersPath: String {
+            get throws {
+                if let users { return users }
+                guard let config else { return UserCommand.defaultUsersPath }
+                do {
+                    return try Configuration.load(file: config).accounts.users
+                } catch {
+                    throw ValidationError("\(error)")
+                }
+            }
+        }
     }
 
     struct Add: ParsableCommand {
@@ -38,7 +52,7 @@ struct UserCommand: ParsableCommand {
         @Argument(help: "The user's full address, e.g. alice@example.com.") var address: String
 
         func run() throws {
-            try UserCommand.run(.add(address: address), usersPath: options.usersPath)
+            try UserCommand.run(.add(address: address), usersPath: try options.usersPath)
         }
     }
 
@@ -48,7 +62,7 @@ struct UserCommand: ParsableCommand {
         @Argument(help: "The user's address.") var address: String
 
         func run() throws {
-            try UserCommand.run(.passwd(address: address), usersPath: options.usersPath)
+            try UserCommand.run(.passwd(address: address), usersPath: try options.usersPath)
         }
     }
 
@@ -58,7 +72,7 @@ struct UserCommand: ParsableCommand {
         @Argument(help: "The user's address.") var address: String
 
         func run() throws {
-            try UserCommand.run(.del(address: address), usersPath: options.usersPath)
+            try UserCommand.run(.del(address: address), usersPath: try options.usersPath)
         }
     }
 
@@ -67,7 +81,7 @@ struct UserCommand: ParsableCommand {
         @OptionGroup var options: Options
 
         func run() throws {
-            try UserCommand.run(.list, usersPath: options.usersPath)
+            try UserCommand.run(.list, usersPath: try options.usersPath)
         }
     }
 

@@ -72,6 +72,14 @@ struct AddressTests {
         #expect(throws: Mailbox.ParseError.self) { try Mailbox(parsing: input) }
     }
 
+    @Test("NFC and NFD spellings of a UTF-8 local part are the same mailbox (RFC 6531 3.1)")
+    func nfcLocalPart() throws {
+        let composed = try Mailbox(parsing: "caf\u{E9}@example.test")
+        let decomposed = try Mailbox(parsing: "cafe\u{301}@example.test")
+        #expect(composed == decomposed)
+        #expect(decomposed.localPart.unicodeScalars.count == 4)
+    }
+
     @Test("Local parts keep their case; domains do not matter for equality")
     func casePreserving() throws {
         let a = try Mailbox(parsing: "Alice@EXAMPLE.test")

@@ -93,3 +93,40 @@ def trial(ctx):
             if held:
                 blocker.close()
         return f"ports {ports['MX']}/{ports['submission']}/{ports['submissions']}"
+
+
+@scenario("serve-bad-configuration")
+def bad_configuration(ctx):
+    """`tern serve --config` refuses a broken file (every problem with file:line and key), a missing file, and a
+    port in use (named), exits non-zero, and leaves nothing listening."""
+    with tempfile.TemporaryDirectory(prefix="tern-badcfg-") as tmp:
+        cfg = Path(tmp) / "tern.toml"
+        cfg.write_text('hostname = "mx.bad.test"\ndomains = ["bad.test"]\nstate_dir = "state"\n'
+                       '[[listener]]\naddress = "127.0.0.1:0"\nrole = "mx"\n'
+                       '[limits]\nrecipents = 10\nmessage_size = "lots"\n')
+        r = subprocess.run([str(TERN), "serve", "--config", str(cfg)], capture_output=True, timeout=30)
+        err = r.stderr.decode("utf-8", "replace")
+        check(r.returncode != 0, "a broken configuration started")
+        check(f"{cfg}:8" in err and "limits.recipents" in err and "recipients" in err,
+              f"unknown key not named with file:line and a suggestion: {err!r}")
+        check(f"{cfg}:9" in err and "message_size" in err, f"bad size not reported: {err!r}")
+        r = subprocess.run([str(TERN), "serve", "--config", str(Path(tmp) / "missing.toml")], capture_output=True,
+                           timeout=30)
+        check(r.returncode != 0 and b"missing.toml" in r.stderr, f"missing file: rc {r.returncode} {r.stderr!r}")
+        # A port in use: hold one, then ask Tern for it.
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        try:
+            (Path(tmp) / "users").write_text("")
+            cfg.write_text('hostname = "mx.bad.test"\ndomains = ["bad.test"]\nstate_dir = "state"\n'
+                           f'[[listener]]\naddress = "127.0.0.1:{port}"\nrole = "mx"\n'
+                           '[accounts]\nusers = "users"\naliases = ""\n')
+            r = subprocess.run([str(TERN), "serve", "--config", str(cfg)], capture_output=True, timeout=30)
+            err = r.stderr.decode("utf-8", "replace")
+            check(r.returncode != 0 and f"127.0.0.1:{port}" in err and "in use" in err,
+                  f"port in use not named: rc {r.returncode} {err!r}")
+        finally:
+            holder.close()
+    return "3 refusals"
