@@ -140,6 +140,20 @@ final class SMTPServerHandler: ChannelInboundHandler {
         }
         updateTransferClock()
         armTimer(context: context)
+        applyBackpressure(context: context)
+    }
+
+    /// While the session waits (on the spool, on AUTH) a client may keep
+    /// sending; past this many buffered bytes we stop reading until it has
+    /// caught up, so no peer can make us buffer without bound.
+    static let maximumBufferedInput = 256 * 1024
+    private var readingPaused = false
+
+    private func applyBackpressure(context: ChannelHandlerContext) {
+        let full = session.bufferedInputBytes > SMTPServerHandler.maximumBufferedInput
+        guard full != readingPaused, context.channel.isActive else { return }
+        readingPaused = full
+        context.channel.setOption(ChannelOptions.autoRead, value: !full).whenFailure { _ in }
     }
 
     private var facts: SessionFacts {

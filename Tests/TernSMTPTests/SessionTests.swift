@@ -1,3 +1,4 @@
+import NIOCore
 import Foundation
 import Testing
 @testable import TernSMTP
@@ -328,5 +329,18 @@ struct SessionTests {
         _ = d.send("EHLO c.test")
         #expect(d.perform(d.session.timedOut()).map(\.code) == [421])
         #expect(d.closed)
+    }
+
+    @Test("While waiting for an answer, input is buffered (and counted) rather than processed")
+    func bufferedWhileWaiting() {
+        var d = SessionDriver()
+        _ = d.send("EHLO c.test")
+        // MAIL asks the owner about the sender; do not answer yet.
+        let actions = d.session.receive(ByteBuffer(string: "MAIL FROM:<a@b.test>\r\n" + String(repeating: "NOOP\r\n", count: 1000)))
+        #expect(actions.count == 1)
+        #expect(d.session.bufferedInputBytes == 6000)
+        let replies = d.perform(d.session.resume(.sender(nil)))
+        #expect(replies.count == 1001)
+        #expect(d.session.bufferedInputBytes == 0)
     }
 }

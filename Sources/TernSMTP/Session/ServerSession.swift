@@ -83,6 +83,10 @@ public struct ServerSession: Sendable {
         }
     }
 
+    /// Bytes received but not processed yet (pipelined commands waiting for
+    /// an answer). The owner stops reading from the peer while this is large.
+    public var bufferedInputBytes: Int { input.readableBytes }
+
     public var isClosed: Bool { if case .closed = state { return true } else { return false } }
 
     /// True while no transaction or transfer is in progress: a shutdown may close now.
