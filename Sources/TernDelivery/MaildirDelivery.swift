@@ -14,8 +14,9 @@ import Glibc
 /// 2. Write `tmp/<unique>`: a `Return-Path:` field with the envelope sender
 ///    (RFC 5322 §3.6.7, RFC 5321 §4.4) and a `Delivered-To:` field with the
 ///    recipient, then the message with CRLF turned into LF; fsync it.
-/// 3. Hard-link it as `new/<unique>,S=<size>`, fsync `new/`, remove the
-///    `tmp/` name. `link(2)` fails rather than replace an existing file, so
+/// 3. Hard-link it as `new/<unique>,S=<size>`, fsync `new/` (one fsync
+///    shared by concurrent deliveries into the same Maildir, see
+///    `DirectorySync`), remove the `tmp/` name. `link(2)` fails rather than replace an existing file, so
 ///    no file already in the Maildir is ever touched; on file systems
 ///    without hard links it falls back to `rename(2)`.
 ///
@@ -38,23 +39,37 @@ public struct MaildirDelivery: Sendable {
         public var size: Int
     }
 
-    /// Delivers the message file at `messagePath` (as spooled: CRLF) into
-    /// the Maildir at `maildir`.
+    /// Delivers the message file at `messagePath` (a plain file holding
+    /// only the message, CRLF as spooled) into the Maildir at `maildir`.
     public func deliver(messageAt messagePath: String, to maildir: String, returnPath: ReversePath,
+                        deliveredTo: Mailbox, now: Date = Date()) throws(DeliveryError) -> Delivered {
+        let reader: SpoolMessageReader
+        do {
+            reader = try SpoolMessageReader(plainFile: messagePath)
+        } catch {
+            throw mapped(.source(error), maildir: maildir)
+        }
+        return try deliver(message: reader, to: maildir, returnPath: returnPath, deliveredTo: deliveredTo, now: now)
+    }
+
+    /// Delivers a spooled message (`Spool.openMessage`), read from where
+    /// `message` stands to its end, into the Maildir at `maildir`.
+    public func deliver(message: SpoolMessageReader, to maildir: String, returnPath: ReversePath,
                         deliveredTo: Mailbox, now: Date = Date()) throws(DeliveryError) -> Delivered {
         try prepare(maildir)
         let name = MaildirName.next(host: hostname, now: now)
         let tmpPath = "\(maildir)/tmp/\(name.base)"
         let size: Int
         do {
-            size = try write(messageAt: messagePath, to: tmpPath, returnPath: returnPath, deliveredTo: deliveredTo)
+            size = try write(message, to: tmpPath, returnPath: returnPath, deliveredTo: deliveredTo)
         } catch {
             throw mapped(error, maildir: maildir)
         }
-        let finalPath = "\(maildir)/new/\(name.final(size: size))"
+        let newDirectory = "\(maildir)/new"
+        let finalPath = "\(newDirectory)/\(name.final(size: size))"
         do {
             try place(tmpPath, at: finalPath)
-            try FileSystem.syncDirectory("\(maildir)/new")
+            try DirectorySync.forDirectory(newDirectory).syncAfterChange()
         } catch {
             try? FileSystem.remove(tmpPath)
             throw DeliveryError.fromSystem(error, mailbox: maildir)
@@ -103,11 +118,8 @@ public struct MaildirDelivery: Sendable {
     }
 
     /// Step 2: returns the size of the file written.
-    private func write(messageAt source: String, to target: String, returnPath: ReversePath,
+    private func write(_ source: SpoolMessageReader, to target: String, returnPath: ReversePath,
                        deliveredTo: Mailbox) throws(WriteFailure) -> Int {
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw .source(SystemCallError("open", path: source, errno: errno)) }
-        defer { close(input) }
         let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard output >= 0 else { throw .target(SystemCallError("open", path: target, errno: errno)) }
         var size = 0
@@ -120,7 +132,7 @@ public struct MaildirDelivery: Sendable {
             var converted: [UInt8] = []
             while true {
                 let n = try chunk.withUnsafeMutableBytes { b in
-                    Result { () throws(SystemCallError) -> Int in try FileSystem.read(input, into: b, path: source) }
+                    Result { () throws(SystemCallError) -> Int in try source.readChunk(into: b) }
                 }.mapError { WriteFailure.source($0) }.get()
                 converted.removeAll(keepingCapacity: true)
                 if n == 0 {

@@ -33,6 +33,53 @@ struct SpoolUpdateTests {
         #expect(try spool.load(id) == entry)
         #expect(try Spool(directory: dir.path).recover() == [entry])
         #expect(fileNames(dir.path + "/tmp").isEmpty)
+        #expect(fileNames(dir.path + "/state") == [id.text])
+        #expect(try spool.openMessage(id).readAll() == Sample.message)
+    }
+
+    @Test("A fresh entry has no state file and loads with every recipient pending")
+    func freshEntry() throws {
+        let dir = try TemporaryDirectory()
+        let spool = try Spool(directory: dir.path)
+        let id = try spool.accept(envelope: Sample.envelope(["alice@example.com", "bob@example.com"]),
+                                  origin: Sample.origin, message: Sample.message, now: Self.at)
+        #expect(fileNames(dir.path + "/state").isEmpty)
+        let entry = try spool.load(id)
+        #expect(entry.recipients.map(\.state) == [.pending, .pending])
+        #expect(entry.held == false)
+        #expect(entry.history.isEmpty)
+        #expect(entry.arrivedAt == Self.at)
+        #expect(entry.formatVersion == SpoolEntry.currentFormatVersion)
+    }
+
+    @Test("The state file is pretty-printed JSON with sorted keys: version, held, history, id, recipients")
+    func stateIsReadable() throws {
+        let dir = try TemporaryDirectory()
+        let spool = try Spool(directory: dir.path)
+        let id = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
+        var entry = try spool.load(id)
+        entry.recipients[0].state = Self.states[2]
+        try spool.update(entry)
+        let text = String(decoding: try #require(fileBytes(spool.statePath(id))), as: UTF8.self)
+        let topKeys = text.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map { $0.split(separator: "\"")[1] }
+        #expect(topKeys == ["formatVersion", "held", "history", "id", "recipients"])
+        #expect(text.contains("\"status\" : \"deferred\""))
+        #expect(text.contains("\"nextAttempt\" : \"2025-11-23T12:19:23.456Z\""))
+        #expect(text.hasSuffix("}\n"))
+    }
+
+    @Test("The queue file is written once: updates leave it byte for byte as accepted")
+    func queueFileUnchanged() throws {
+        let dir = try TemporaryDirectory()
+        let spool = try Spool(directory: dir.path)
+        let id = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
+        let before = fileBytes(spool.queueFilePath(id))
+        var entry = try spool.load(id)
+        for state in Self.states {
+            entry.recipients[0].state = state
+            try spool.update(entry)
+        }
+        #expect(fileBytes(spool.queueFilePath(id)) == before)
     }
 
     @Test("Final states are delivered, and failed with no bounce waiting", arguments: zip(states, [
@@ -54,16 +101,37 @@ struct SpoolUpdateTests {
         #expect(entry.history.first?.detail == "5")
     }
 
-    @Test("Completing removes the record and the message")
-    func complete() throws {
+    @Test("Completing removes the state file and the queue file", arguments: [false, true])
+    func complete(withState: Bool) throws {
         let dir = try TemporaryDirectory()
         let spool = try Spool(directory: dir.path)
         let id = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
+        if withState {
+            var entry = try spool.load(id)
+            entry.held = true
+            try spool.update(entry)
+        }
         try spool.complete(id)
         #expect(fileNames(dir.path + "/env").isEmpty)
-        #expect(fileNames(dir.path + "/msg").isEmpty)
+        #expect(fileNames(dir.path + "/state").isEmpty)
         #expect(throws: SpoolError.notFound(id)) { try spool.load(id) }
         try spool.complete(id)  // a second time does nothing
+    }
+
+    @Test("Accept fsyncs env/ once, completion fsyncs nothing, an update fsyncs state/ once")
+    func directorySyncs() throws {
+        let dir = try TemporaryDirectory()
+        let spool = try Spool(directory: dir.path)
+        let queue = spool.queueSync.completedSyncs
+        let state = spool.stateSync.completedSyncs
+        let id = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
+        #expect(spool.queueSync.completedSyncs == queue + 1)
+        try spool.complete(id)
+        let other = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
+        try spool.update(try spool.load(other))
+        try spool.complete(other)
+        #expect(spool.queueSync.completedSyncs == queue + 2)
+        #expect(spool.stateSync.completedSyncs == state + 1)
     }
 
     @Test("Updating a completed entry does not bring it back")
@@ -75,6 +143,7 @@ struct SpoolUpdateTests {
         try spool.complete(id)
         #expect(throws: SpoolError.notFound(id)) { try spool.update(entry) }
         #expect(fileNames(dir.path + "/env").isEmpty)
+        #expect(fileNames(dir.path + "/state").isEmpty)
         #expect(fileNames(dir.path + "/tmp").isEmpty)
     }
 
