@@ -59,22 +59,24 @@ public struct MaildirDelivery: Sendable {
         try prepare(maildir)
         let name = MaildirName.next(host: hostname, now: now)
         let tmpPath = "\(maildir)/tmp/\(name.base)"
+        // Names in tmp/ change through its gate (see `DirectoryGate`).
+        let gate = DirectoryGate.forDirectory("\(maildir)/tmp")
         let size: Int
         do {
-            size = try write(message, to: tmpPath, returnPath: returnPath, deliveredTo: deliveredTo)
+            size = try write(message, to: tmpPath, gate: gate, returnPath: returnPath, deliveredTo: deliveredTo)
         } catch {
             throw mapped(error, maildir: maildir)
         }
         let newDirectory = "\(maildir)/new"
         let finalPath = "\(newDirectory)/\(name.final(size: size))"
         do {
-            try place(tmpPath, at: finalPath)
+            try place(tmpPath, at: finalPath, gate: gate)
             try DirectorySync.forDirectory(newDirectory).syncAfterChange()
         } catch {
-            try? FileSystem.remove(tmpPath)
+            try? FileSystem.remove(tmpPath, gate: gate)
             throw DeliveryError.fromSystem(error, mailbox: maildir)
         }
-        try? FileSystem.remove(tmpPath)
+        try? FileSystem.remove(tmpPath, gate: gate)
         return Delivered(path: finalPath, size: size)
     }
 
@@ -118,10 +120,13 @@ public struct MaildirDelivery: Sendable {
     }
 
     /// Step 2: returns the size of the file written.
-    private func write(_ source: SpoolMessageReader, to target: String, returnPath: ReversePath,
+    private func write(_ source: SpoolMessageReader, to target: String, gate: DirectoryGate, returnPath: ReversePath,
                        deliveredTo: Mailbox) throws(WriteFailure) -> Int {
-        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw .target(SystemCallError("open", path: target, errno: errno)) }
+        let (output, openErrno) = gate.pass { () -> (Int32, Int32) in
+            let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            return (fd, fd < 0 ? errno : 0)
+        }
+        guard output >= 0 else { throw .target(SystemCallError("open", path: target, errno: openErrno)) }
         var size = 0
         var isOpen = true
         do throws(WriteFailure) {
@@ -149,7 +154,7 @@ public struct MaildirDelivery: Sendable {
         } catch {
             // Never close twice: another thread may already own the number.
             if isOpen { close(output) }
-            unlink(target)
+            gate.pass { _ = unlink(target) }
             throw error
         }
         return size
@@ -163,13 +168,13 @@ public struct MaildirDelivery: Sendable {
     }
 
     /// Step 3: link, or rename where hard links are not supported.
-    private func place(_ tmp: String, at final: String) throws(SystemCallError) {
+    private func place(_ tmp: String, at final: String, gate: DirectoryGate) throws(SystemCallError) {
         do {
             try FileSystem.link(tmp, to: final)
         } catch {
             guard error.errno == EPERM || error.errno == EOPNOTSUPP || error.errno == EXDEV else { throw error }
             guard try FileSystem.kind(of: final) == .missing else { throw error }
-            try FileSystem.rename(tmp, to: final)
+            try FileSystem.rename(tmp, to: final, gate: gate)
         }
     }
 

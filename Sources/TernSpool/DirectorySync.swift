@@ -46,6 +46,12 @@ package final class DirectorySync: @unchecked Sendable {
     private var completed: UInt64 = 0
     /// Callers of each batch that have not collected its result yet.
     private var waiting: [UInt64: Int] = [:]
+    /// The number of the most recent fsync that failed, 0 if none did.
+    /// Written under the lock, read without it.
+    private let lastFailure = Atomic<UInt64>(0)
+    /// The number of the most recent fsync that succeeded after the last
+    /// failure. Written under the lock, read without it.
+    private let lastSuccess = Atomic<UInt64>(0)
     /// The error of each failed batch, until all its callers collected it.
     private var failures: [UInt64: SystemCallError] = [:]
 
@@ -89,7 +95,12 @@ package final class DirectorySync: @unchecked Sendable {
                 }
                 condition.lock()
                 completed = number
-                if let failure { failures[number] = failure }
+                if let failure {
+                    failures[number] = failure
+                    lastFailure.store(number, ordering: .releasing)
+                } else {
+                    lastSuccess.store(number, ordering: .releasing)
+                }
                 condition.broadcast()
             } else {
                 condition.wait()
@@ -106,6 +117,22 @@ package final class DirectorySync: @unchecked Sendable {
         }
         condition.unlock()
         if let failure { throw failure }
+    }
+
+    /// The batch that covers a change made now: the number of the first
+    /// fsync that has not started yet. Read it after the change.
+    package var nextBatch: UInt64 {
+        condition.lock()
+        defer { condition.unlock() }
+        return started + 1
+    }
+
+    /// Whether a change covered by `batch` is known durable: fsync number
+    /// `batch` has completed and neither it nor any later one failed (after
+    /// a failure nothing before it is trusted, conservatively).
+    /// Lock-free.
+    package func isDurable(_ batch: UInt64) -> Bool {
+        lastFailure.load(ordering: .acquiring) < batch && lastSuccess.load(ordering: .acquiring) >= batch
     }
 
     /// Callers inside `syncAfterChange()` right now (for tests).

@@ -16,13 +16,14 @@ import Glibc
 ///
 /// ## On disk
 ///
-///     tmp/<id>        a queue file being written
+///     tmp/<id>        a new queue file being written
 ///     tmp/<id>.state  a state file being written
 ///     env/<id>        the queue file: a first line `tern-spool 1 <header length>`,
 ///                     the JSON header (id, envelope, origin, arrival, size), then the
-///                     message byte for byte; written once, never changed
+///                     message byte for byte; written once, never changed while here
 ///     state/<id>      the mutable part (recipient states, history, held), JSON;
 ///                     only while an attempt has left the entry unfinished
+///     free/<name>     queue files of completed entries, kept to be written again
 ///     corrupt/        files that recovery could not trust
 ///
 /// `SpoolFiles` shows both formats. Everything is plain text an
@@ -30,15 +31,17 @@ import Glibc
 ///
 /// ## Commit protocol (`accept`)
 ///
-/// 1. write the queue file to `tmp/<id>`, fsync it;
+/// 1. write the whole queue file — over a file from `free/` when one is
+///    ready (`FreeQueueFiles`), else as a new file `tmp/<id>` — and fsync it;
 /// 2. rename it to `env/<id>`;
 /// 3. fsync `env/` (shared with concurrent accepts, see `DirectorySync`);
 /// 4. return the ID: the caller may now reply 250.
 ///
 /// The rename is the commit point. A crash before it leaves a file in
-/// `tmp/`, which `recover()` removes, and the client, which never saw 250,
-/// sends the message again. After step 3 the entry is durable. A failed
-/// `accept` removes what it made, so it leaves no committed entry either.
+/// `tmp/`, which `recover()` removes, or in `free/`, which is free anyway;
+/// the client, which never saw 250, sends the message again. After step 3
+/// the entry is durable. A failed `accept` removes what it made, so it
+/// leaves no committed entry either.
 ///
 /// ## Attempts (`update`)
 ///
@@ -50,13 +53,16 @@ import Glibc
 ///
 /// ## Removal (`complete`)
 ///
-/// The state file (if any) is unlinked, then the queue file, and neither
-/// unlink is fsynced. A crash can only undo them: an entry whose queue file
-/// comes back is delivered again (delivery is at least once, and every
-/// delivery it made was durable before `complete` was called); a state file
-/// that comes back without its queue file is an orphan that `recover()`
-/// removes; a queue file that comes back without its state file starts
-/// again from its header, every recipient pending.
+/// The state file (if any) is unlinked, then the queue file is renamed to
+/// `free/` (or unlinked), and nothing is fsynced. A crash can only undo
+/// these: an entry whose queue file comes back is delivered again (delivery
+/// is at least once, and every delivery it made was durable before
+/// `complete` was called); a state file that comes back without its queue
+/// file is an orphan that `recover()` removes; a queue file that comes back
+/// without its state file starts again from its header, every recipient
+/// pending. A file in `free/` is written again only after an `env/` fsync
+/// that started after its rename has succeeded, so a queue file that comes
+/// back always has its own complete content.
 ///
 /// ## One process per spool
 ///
@@ -72,30 +78,37 @@ public final class Spool: Sendable {
     let queueDirectory: String
     let stateDirectory: String
     let corruptDirectory: String
+    let freeDirectory: String
     let queueSync: DirectorySync
     let stateSync: DirectorySync
+    let tmpGate: DirectoryGate
+    let freeFiles: FreeQueueFiles
     /// Queue IDs whose files this process is writing right now (a count,
     /// as an update may in principle overlap an accept of the same ID).
     let busy = Mutex<[QueueID: Int]>([:])
 
     /// Opens the spool at `directory`, creating it and `tmp/`, `env/`,
-    /// `state/` and `corrupt/` (mode 0700) where missing.
+    /// `state/`, `free/` and `corrupt/` (mode 0700) where missing.
     public init(directory: String) throws(SpoolError) {
         self.directory = directory
         self.tmpDirectory = directory + "/tmp"
         self.queueDirectory = directory + "/env"
         self.stateDirectory = directory + "/state"
         self.corruptDirectory = directory + "/corrupt"
-        self.queueSync = DirectorySync.forDirectory(queueDirectory)
+        self.freeDirectory = directory + "/free"
+        let queueSync = DirectorySync.forDirectory(queueDirectory)
+        self.queueSync = queueSync
         self.stateSync = DirectorySync.forDirectory(stateDirectory)
+        self.tmpGate = DirectoryGate.forDirectory(tmpDirectory)
         do throws(SystemCallError) {
             try FileSystem.makeDirectories(directory)
-            for sub in [tmpDirectory, queueDirectory, stateDirectory, corruptDirectory] {
+            for sub in [tmpDirectory, queueDirectory, stateDirectory, freeDirectory, corruptDirectory] {
                 if try FileSystem.makeDirectory(sub) { try FileSystem.syncDirectory(directory) }
             }
         } catch {
             throw SpoolError(error)
         }
+        self.freeFiles = FreeQueueFiles.shared(directory: freeDirectory, queueSync: queueSync)
     }
 
     // MARK: Accepting
@@ -154,24 +167,38 @@ public final class Spool: Sendable {
         defer { markIdle(id) }
         let size = parts.reduce(0) { $0 + $1.count }
         let entry = SpoolEntry(id: id, envelope: envelope, origin: origin, arrivedAt: now, messageSize: size)
-        let header: [UInt8]
+        let encoded: [UInt8]
         do {
-            header = try SpoolFiles.encodeHeader(entry)
+            encoded = try SpoolFiles.encodeHeader(entry)
         } catch {
             throw .invalidEnvelope("cannot encode the envelope: \(error)")
         }
+        return try encoded.withUnsafeBytes { header in
+            Result { () throws(SpoolError) -> QueueID in try store(id: id, header: header, parts: parts) }
+        }.get()
+    }
 
-        let tmp = "\(tmpDirectory)/\(id)"
+    /// Steps 1–3 of the commit protocol.
+    private func store(id: QueueID, header: UnsafeRawBufferPointer, parts: [UnsafeRawBufferPointer]) throws(SpoolError) -> QueueID {
         let queueFile = queueFilePath(id)
         var renamed = false
         do throws(SystemCallError) {
-            try header.withUnsafeBytes { b in
-                Result { () throws(SystemCallError) in try FileSystem.writeFile(tmp, parts: [b] + parts) }
-            }.get()
+            // A free file when one is ready (see `FreeQueueFiles`), else a new
+            // one in tmp/ (whose names change through its gate).
+            let written: String
+            let gate: DirectoryGate?
+            if let free = freeFiles.take(), let path = rewrite(free, parts: [header] + parts) {
+                written = path
+                gate = nil
+            } else {
+                written = "\(tmpDirectory)/\(id)"
+                gate = tmpGate
+                try FileSystem.writeFile(written, parts: [header] + parts, gate: gate)
+            }
             do throws(SystemCallError) {
-                try FileSystem.rename(tmp, to: queueFile)
+                try FileSystem.rename(written, to: queueFile, gate: gate)
             } catch {
-                try? FileSystem.remove(tmp)
+                try? FileSystem.remove(written, gate: gate)
                 throw error
             }
             renamed = true
@@ -182,6 +209,20 @@ public final class Spool: Sendable {
             throw SpoolError(error)
         }
         return id
+    }
+
+    /// Writes a whole queue file over a free one; returns its path, or nil
+    /// when that failed (the free file is then unlinked and the caller
+    /// makes a new one, which reports the error if there is one).
+    private func rewrite(_ file: FreeQueueFiles.File, parts: [UnsafeRawBufferPointer]) -> String? {
+        let path = "\(freeDirectory)/\(file.name)"
+        do {
+            try FileSystem.overwriteFile(path, parts: parts, previousSize: file.size)
+            return path
+        } catch {
+            try? FileSystem.remove(path)
+            return nil
+        }
     }
 
     // MARK: Reading and updating
@@ -293,12 +334,14 @@ public final class Spool: Sendable {
         defer { markIdle(entry.id) }
         do throws(SystemCallError) {
             try bytes.withUnsafeBytes { b in
-                Result { () throws(SystemCallError) in try FileSystem.writeFile(tmp, parts: [b], exclusive: false) }
+                Result { () throws(SystemCallError) in
+                    try FileSystem.writeFile(tmp, parts: [b], exclusive: false, gate: tmpGate)
+                }
             }.get()
             do throws(SystemCallError) {
-                try FileSystem.rename(tmp, to: path)
+                try FileSystem.rename(tmp, to: path, gate: tmpGate)
             } catch {
-                try? FileSystem.remove(tmp)
+                try? FileSystem.remove(tmp, gate: tmpGate)
                 throw error
             }
             try stateSync.syncAfterChange()
@@ -323,13 +366,32 @@ public final class Spool: Sendable {
     }
 
     /// Removes a finished entry: its state file if any, then its queue
-    /// file. Nothing is fsynced — see "Removal" in the type's documentation
-    /// for why a crash can only bring back an entry whose deliveries are
-    /// already durable. Completing an entry that is already gone does nothing.
+    /// file, which goes to `free/` for a later accept to write again (or is
+    /// unlinked when the pool is full or the file large). Nothing is
+    /// fsynced — see "Removal" in the type's documentation for why a crash
+    /// can only bring back an entry whose deliveries are already durable.
+    /// Completing an entry that is already gone does nothing.
     public func complete(_ id: QueueID) throws(SpoolError) {
+        let path = queueFilePath(id)
         do throws(SystemCallError) {
             try FileSystem.remove(statePath(id))
-            try FileSystem.remove(queueFilePath(id))
+            guard case .regular(let size) = try FileSystem.kind(of: path) else {
+                try FileSystem.remove(path)
+                return
+            }
+            guard freeFiles.reserve(size: size) else {
+                try FileSystem.remove(path)
+                return
+            }
+            do throws(SystemCallError) {
+                try FileSystem.rename(path, to: "\(freeDirectory)/\(id)")
+            } catch {
+                freeFiles.cancel(size: size)
+                if error.errno == ENOENT { return }
+                try FileSystem.remove(path)
+                return
+            }
+            freeFiles.add(name: id.text, size: size)
         } catch {
             throw SpoolError(error)
         }

@@ -5,7 +5,8 @@ import Glibc
 /// Reads one spooled message from its first byte, in chunks, so that a
 /// 50 MiB message never has to be in memory at once: the part of the queue
 /// file after its header (see `SpoolFiles`). Closes its file when it goes
-/// away. Use from one thread.
+/// away. Use from one thread, and only until the entry is completed: its
+/// file may then be written again for another message (`FreeQueueFiles`).
 public final class SpoolMessageReader {
     /// The file read from.
     public let path: String

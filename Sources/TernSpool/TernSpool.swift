@@ -16,6 +16,8 @@
 //                 its presence is the commit point
 //     state/<id>  recipient states and history (JSON), only for entries an
 //                 attempt left unfinished
+//     free/       queue files of completed entries, written again by later
+//                 accepts (no inode is made or freed per message)
 //     corrupt/    files that recovery could not trust
 //
 // Durability follows RFC 5321 §4.5.4.1 ("the receiver MUST NOT lose the
@@ -26,8 +28,9 @@
 // leaves nothing or a complete entry.
 //
 // Contents: `QueueID`, `Spool` (accept, recover, load, update, complete),
-// `SpoolFiles` (the two file formats), the record types (`SpoolEntry`,
-// `RecipientRecord`, `RecipientState`, `SpoolReply`, `DeliveryAttempt`),
+// `SpoolFiles` (the two file formats), `FreeQueueFiles` (the reuse pool),
+// the record types (`SpoolEntry`, `RecipientRecord`, `RecipientState`,
+// `SpoolReply`, `DeliveryAttempt`),
 // `SpoolError`, `RetrySchedule`, and the package-internal POSIX helpers that
 // TernDelivery shares: `FileSystem` and `DirectorySync` (group commit of
 // directory fsyncs).
