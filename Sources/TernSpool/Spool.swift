@@ -86,6 +86,12 @@ public final class Spool: Sendable {
     /// Queue IDs whose files this process is writing right now (a count,
     /// as an update may in principle overlap an accept of the same ID).
     let busy = Mutex<[QueueID: Int]>([:])
+    /// Entries this process accepted and has not loaded since, with the
+    /// size of their queue file: `load` serves each once without reading
+    /// and decoding it (the scheduler loads every new entry right after its
+    /// accept). At most `freshCapacity`; past that, entries load from disk.
+    let fresh = Mutex<[QueueID: (entry: SpoolEntry, fileSize: Int)]>([:])
+    static let freshCapacity = 4096
 
     /// Opens the spool at `directory`, creating it and `tmp/`, `env/`,
     /// `state/`, `free/` and `corrupt/` (mode 0700) where missing.
@@ -166,16 +172,26 @@ public final class Spool: Sendable {
         markBusy(id)
         defer { markIdle(id) }
         let size = parts.reduce(0) { $0 + $1.count }
-        let entry = SpoolEntry(id: id, envelope: envelope, origin: origin, arrivedAt: now, messageSize: size)
+        // Dates as the header keeps them (to the millisecond), so that the
+        // entry served from `fresh` equals the one read back from disk.
+        var origin = origin
+        origin.receivedAt = RecordDate.stored(origin.receivedAt)
+        let entry = SpoolEntry(id: id, envelope: envelope, origin: origin, arrivedAt: RecordDate.stored(now),
+                               messageSize: size)
         let encoded: [UInt8]
         do {
             encoded = try SpoolFiles.encodeHeader(entry)
         } catch {
             throw .invalidEnvelope("cannot encode the envelope: \(error)")
         }
-        return try encoded.withUnsafeBytes { header in
+        _ = try encoded.withUnsafeBytes { header in
             Result { () throws(SpoolError) -> QueueID in try store(id: id, header: header, parts: parts) }
         }.get()
+        let fileSize = encoded.count + size
+        fresh.withLock { fresh in
+            if fresh.count < Spool.freshCapacity { fresh[id] = (entry, fileSize) }
+        }
+        return id
     }
 
     /// Steps 1–3 of the commit protocol.
@@ -253,6 +269,7 @@ public final class Spool: Sendable {
     /// Reads a committed entry: its queue file's header, with its state file
     /// over it when there is one.
     public func load(_ id: QueueID) throws(SpoolError) -> SpoolEntry {
+        if let entry = loadFresh(id) { return entry }
         var entry = try loadHeader(id)
         let path = statePath(id)
         let bytes: [UInt8]
@@ -263,6 +280,16 @@ public final class Spool: Sendable {
             throw SpoolError(error)
         }
         if let problem = overlay(bytes, on: &entry) { throw .corruptRecord(path: path, reason: problem) }
+        return entry
+    }
+
+    /// An entry accepted by this process and not loaded since, if its queue
+    /// file is still the one written (same size) and has no state file —
+    /// two `lstat`s instead of reading and decoding the header.
+    private func loadFresh(_ id: QueueID) -> SpoolEntry? {
+        guard let (entry, fileSize) = fresh.withLock({ $0.removeValue(forKey: id) }) else { return nil }
+        guard case .regular(fileSize)? = try? FileSystem.kind(of: queueFilePath(id)),
+              case .missing? = try? FileSystem.kind(of: statePath(id)) else { return nil }
         return entry
     }
 
@@ -322,6 +349,7 @@ public final class Spool: Sendable {
             throw .corruptRecord(path: path, reason: "cannot encode: \(error)")
         }
         let tmp = "\(tmpDirectory)/\(entry.id).state"
+        fresh.withLock { _ = $0.removeValue(forKey: entry.id) }
         // Never make a state file for an entry that was completed.
         let exists: Bool
         do {
@@ -372,6 +400,7 @@ public final class Spool: Sendable {
     /// can only bring back an entry whose deliveries are already durable.
     /// Completing an entry that is already gone does nothing.
     public func complete(_ id: QueueID) throws(SpoolError) {
+        fresh.withLock { _ = $0.removeValue(forKey: id) }
         let path = queueFilePath(id)
         do throws(SystemCallError) {
             try FileSystem.remove(statePath(id))

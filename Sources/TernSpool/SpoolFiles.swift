@@ -62,13 +62,21 @@ enum SpoolFiles {
 
     /// The first line and the header of the queue file for `entry`.
     static func encodeHeader(_ entry: SpoolEntry) throws -> [UInt8] {
-        let header = Header(id: entry.id, envelope: entry.envelope, origin: entry.origin, arrivedAt: entry.arrivedAt,
-                            messageSize: entry.messageSize)
-        var json = try encoder().encode(header)
+        var json = HeaderWriter.write(header(of: entry))
         json.append(UInt8(ascii: "\n"))
         var bytes = Array("\(magic) \(SpoolEntry.currentFormatVersion) \(json.count)\n".utf8)
         bytes.append(contentsOf: json)
         return bytes
+    }
+
+    static func header(of entry: SpoolEntry) -> Header {
+        Header(id: entry.id, envelope: entry.envelope, origin: entry.origin, arrivedAt: entry.arrivedAt,
+               messageSize: entry.messageSize)
+    }
+
+    /// The header as `JSONEncoder` writes it (`HeaderWriter` must match it).
+    static func foundationJSON(_ header: Header) throws -> [UInt8] {
+        Array(try encoder().encode(header))
     }
 
     static func encodeState(_ entry: SpoolEntry) throws -> [UInt8] {

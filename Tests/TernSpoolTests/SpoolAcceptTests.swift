@@ -137,3 +137,43 @@ struct SpoolAcceptTests {
         #expect(Set(try spool.recover().map(\.id)) == Set(ids))
     }
 }
+
+@Suite("Spool: the queue file header")
+struct HeaderWriterTests {
+    static let envelopes: [Envelope] = [
+        Sample.envelope(),
+        Sample.envelope(["alice@example.com", "bob@example.com"], sender: nil),
+        Envelope(sender: .mailbox(Sample.mailbox("\"odd \\\"quoted\\\\ local\"@example.org")),
+                 recipients: [
+                     EnvelopeRecipient(mailbox: Sample.mailbox("jürgen@bücher.example"), notify: .never,
+                                       originalRecipient: OriginalRecipient(addressType: "rfc822", address: "a/b+c@example.com")),
+                     EnvelopeRecipient(mailbox: Sample.mailbox("postmaster@example.com"), notify: .default),
+                 ],
+                 body: .binaryMIME, smtpUTF8: true, declaredSize: 123_456, dsnReturn: .headers,
+                 envelopeID: "id with \"quotes\", a tab\t, a \u{1} control and ünïcode/slash"),
+    ]
+
+    static let origins: [MessageOrigin] = [
+        Sample.origin,
+        MessageOrigin(role: "submission", clientAddress: "2001:db8::1", heloName: "[192.0.2.1]",
+                      reverseName: "host.example.net", tlsVersion: "TLSv1.3", tlsCipher: "TLS_AES_128_GCM_SHA256",
+                      authenticatedUser: "alice@example.com", protocolName: "ESMTPSA",
+                      receivedAt: Date(timeIntervalSince1970: 1_763_900_000.25)),
+    ]
+
+    @Test("The hand-written header is byte for byte what JSONEncoder writes, and decodes to the same value",
+          arguments: envelopes, origins)
+    func matchesFoundation(envelope: Envelope, origin: MessageOrigin) throws {
+        let header = SpoolFiles.Header(id: QueueID.generate(), envelope: envelope, origin: origin,
+                                       arrivedAt: Date(timeIntervalSince1970: 1_763_904_240.123), messageSize: 42)
+        let ours = HeaderWriter.write(header)
+        let foundation = try SpoolFiles.foundationJSON(header)
+        #expect(String(decoding: ours, as: UTF8.self) == String(decoding: foundation, as: UTF8.self))
+        let decoded = try (ours + [UInt8(ascii: "\n")]).withUnsafeBytes { try SpoolFiles.decodeHeader($0) }
+        #expect(decoded.envelope == envelope)
+        #expect(decoded.origin == origin)
+        #expect(decoded.id == header.id)
+        #expect(decoded.arrivedAt == header.arrivedAt)
+        #expect(decoded.messageSize == 42)
+    }
+}

@@ -55,6 +55,22 @@ struct SpoolUpdateTests {
         #expect(entry.formatVersion == SpoolEntry.currentFormatVersion)
     }
 
+    @Test("An entry loaded right after its accept (from memory) equals the one read from disk")
+    func freshEqualsDisk() throws {
+        let dir = try TemporaryDirectory()
+        let spool = try Spool(directory: dir.path)
+        var origin = Sample.origin
+        origin.receivedAt = Date(timeIntervalSince1970: 1_763_900_000.123_456_7)
+        let id = try spool.accept(envelope: Sample.envelope(), origin: origin, message: Sample.message,
+                                  now: Date(timeIntervalSince1970: 1_763_904_240.987_654_3))
+        #expect(spool.fresh.withLock { $0[id] } != nil)
+        let fromMemory = try spool.load(id)
+        #expect(spool.fresh.withLock { $0[id] } == nil)
+        let fromDisk = try Spool(directory: dir.path).load(id)
+        #expect(fromMemory == fromDisk)
+        #expect(try spool.load(id) == fromDisk)
+    }
+
     @Test("The state file is pretty-printed JSON with sorted keys: version, held, history, id, recipients")
     func stateIsReadable() throws {
         let dir = try TemporaryDirectory()
