@@ -33,7 +33,7 @@ package final class DirectoryGate: @unchecked Sendable {
         }
     }
 
-    private static let registry = Mutex<[String: DirectoryGate]>([:])
+    private static let registry = SleepingMutex<[String: DirectoryGate]>([:])
 
     /// Runs `body` (one system call that changes a name in the directory)
     /// while no other thread of this process passes the gate.

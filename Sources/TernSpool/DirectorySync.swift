@@ -72,7 +72,7 @@ package final class DirectorySync: @unchecked Sendable {
         }
     }
 
-    private static let registry = Mutex<[String: DirectorySync]>([:])
+    private static let registry = SleepingMutex<[String: DirectorySync]>([:])
 
     /// Returns once an fsync of the directory that started after this call
     /// began has completed; throws that fsync's error if it failed.

@@ -54,7 +54,7 @@ final class FreeQueueFiles: Sendable {
         var bytes = 0
     }
 
-    private let state = Mutex(State())
+    private let state = SleepingMutex(State())
 
     init(directory: String, queueSync: DirectorySync, capacity: Int = defaultCapacity,
          maximumSize: Int = defaultMaximumSize) {
@@ -78,7 +78,7 @@ final class FreeQueueFiles: Sendable {
         }
     }
 
-    private static let registry = Mutex<[String: FreeQueueFiles]>([:])
+    private static let registry = SleepingMutex<[String: FreeQueueFiles]>([:])
 
     func adoptListing() {
         guard let names = try? FileSystem.list(directory) else { return }

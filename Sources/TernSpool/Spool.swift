@@ -85,12 +85,12 @@ public final class Spool: Sendable {
     let freeFiles: FreeQueueFiles
     /// Queue IDs whose files this process is writing right now (a count,
     /// as an update may in principle overlap an accept of the same ID).
-    let busy = Mutex<[QueueID: Int]>([:])
+    let busy = SleepingMutex<[QueueID: Int]>([:])
     /// Entries this process accepted and has not loaded since, with the
     /// size of their queue file: `load` serves each once without reading
     /// and decoding it (the scheduler loads every new entry right after its
     /// accept). At most `freshCapacity`; past that, entries load from disk.
-    let fresh = Mutex<[QueueID: (entry: SpoolEntry, fileSize: Int)]>([:])
+    let fresh = SleepingMutex<[QueueID: (entry: SpoolEntry, fileSize: Int)]>([:])
     static let freshCapacity = 4096
 
     /// Opens the spool at `directory`, creating it and `tmp/`, `env/`,

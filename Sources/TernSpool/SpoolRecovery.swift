@@ -42,7 +42,9 @@ extension Spool {
     ///   for an administrator to look at;
     /// - a state file that cannot be trusted is set aside to `corrupt/` and
     ///   its entry goes on from its header;
-    /// - removes every state file whose queue file is gone.
+    /// - removes every state file whose queue file is gone;
+    /// - leaves `free/` alone: its files are not entries, whatever they
+    ///   hold (a crash in the middle of rewriting one leaves anything there).
     ///
     /// Throws only when a directory cannot be read or changed at all.
     public func recover(onEvent report: (SpoolRecoveryEvent) -> Void = { _ in }) throws(SpoolError) -> [SpoolEntry] {
