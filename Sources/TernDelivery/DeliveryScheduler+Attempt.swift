@@ -6,58 +6,86 @@ import TernSpool
 
 extension DeliveryScheduler {
     /// The result of writing an attempt back to the spool.
-    private struct Written: Sendable {
+    struct Written: Sendable {
         var entry: SpoolEntry
         var parked: Set<Int>
         var completed: Bool
     }
 
+    /// Settles an attempt's results into the entry and writes it back:
+    /// `complete` when every recipient is final, else `update` (when
+    /// anything was attempted). Blocking.
+    static func write(_ plan: AttemptPlan, finished: Date, spool: Spool,
+                      configuration: DeliveryConfiguration) throws -> Written {
+        var entry = plan.entry
+        var rng = SystemRandomNumberGenerator()
+        let parked = Settlement.apply(plan.results, attempted: plan.attempted, to: &entry, now: finished,
+                                      schedule: configuration.retrySchedule, using: &rng)
+        if entry.isComplete {
+            try spool.complete(entry.id)
+            return Written(entry: entry, parked: parked, completed: true)
+        }
+        if !plan.attempted.isEmpty { try spool.update(entry) }
+        return Written(entry: entry, parked: parked, completed: false)
+    }
+
     /// One attempt on one message: route and deliver locally (thread pool),
     /// hand remote recipients to the remote transport, then write the new
     /// states (thread pool) and log. Returns when to look at it again.
+    ///
+    /// An attempt with no remote recipient (the common case) writes its
+    /// outcome in the same thread-pool job that delivered, saving a round
+    /// trip between the pools.
     func attempt(_ id: QueueID, on pool: NIOThreadPool) async -> Date? {
         let started = Date()
         let local = self.local
-        var plan: AttemptPlan
+        let spool = self.spool
+        let configuration = self.configuration
+        let first: (plan: AttemptPlan, written: Result<Written, any Error>?, finished: Date)
         do {
-            guard let planned = try await pool.runIfActive({ try local.plan(id, now: started) }) else {
+            guard let done = try await pool.runIfActive({ () throws -> (AttemptPlan, Result<Written, any Error>?, Date)? in
+                guard let plan = try local.plan(id, now: started) else { return nil }
+                let finished = Date()
+                guard plan.remote.isEmpty else { return (plan, nil, finished) }
+                return (plan, Result { try DeliveryScheduler.write(plan, finished: finished, spool: spool,
+                                                                   configuration: configuration) }, finished)
+            }) else {
                 logger.info("\(id): held, not delivered", metadata: ["queue_id": "\(id)"])
                 onEvent(.processed(id, completed: false, nextAttempt: nil))
                 return nil
             }
-            plan = planned
+            first = done
         } catch {
             return spoolFailed(id, error, reading: true)
         }
-
-        if !plan.remote.isEmpty {
+        var plan = first.plan
+        var finished = first.finished
+        let outcome: Result<Written, any Error>
+        if let written = first.written {
+            outcome = written
+        } else {
             let outcomes = await remote.deliver(plan.entry, to: plan.remote.map(\.mailbox))
             for (i, item) in plan.remote.enumerated() {
                 let outcome = i < outcomes.count ? outcomes[i]
                     : .temporaryFailure(SpoolReply(code: 451, enhancedStatus: "4.3.0", text: "remote transport gave no outcome"))
                 plan.results.append(DestinationResult(recipientIndex: item.index, destination: item.destination, outcome: outcome))
             }
-        }
-
-        let finished = Date()
-        let spool = self.spool
-        let configuration = self.configuration
-        let settled = plan
-        let written: Written
-        do {
-            written = try await pool.runIfActive {
-                var entry = settled.entry
-                var rng = SystemRandomNumberGenerator()
-                let parked = Settlement.apply(settled.results, attempted: settled.attempted, to: &entry, now: finished,
-                                              schedule: configuration.retrySchedule, using: &rng)
-                if entry.isComplete {
-                    try spool.complete(entry.id)
-                    return Written(entry: entry, parked: parked, completed: true)
-                }
-                if !settled.attempted.isEmpty { try spool.update(entry) }
-                return Written(entry: entry, parked: parked, completed: false)
+            finished = Date()
+            let settled = plan
+            let at = finished
+            do {
+                outcome = .success(try await pool.runIfActive {
+                    try DeliveryScheduler.write(settled, finished: at, spool: spool, configuration: configuration)
+                })
+            } catch {
+                outcome = .failure(error)
             }
-        } catch {
+        }
+        let written: Written
+        switch outcome {
+        case .success(let w):
+            written = w
+        case .failure(let error):
             // The deliveries above happened but are not recorded: they will
             // be made again (at least once, never lost).
             return spoolFailed(id, error, reading: false)

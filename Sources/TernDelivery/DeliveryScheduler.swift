@@ -122,8 +122,8 @@ public final class DeliveryScheduler: Service, Sendable {
         }
         for event in recovered.events {
             switch event {
-            case .setAside: logger.error("spool recovery: \(event)")
-            case .removedOrphanMessage, .removedTemporaryFile: logger.notice("spool recovery: \(event)")
+            case .setAside, .stateSetAside: logger.error("spool recovery: \(event)")
+            case .removedOrphanState, .removedTemporaryFile: logger.notice("spool recovery: \(event)")
             }
         }
         let now = Date()

@@ -14,8 +14,9 @@ import Glibc
 /// 2. Write `tmp/<unique>`: a `Return-Path:` field with the envelope sender
 ///    (RFC 5322 §3.6.7, RFC 5321 §4.4) and a `Delivered-To:` field with the
 ///    recipient, then the message with CRLF turned into LF; fsync it.
-/// 3. Hard-link it as `new/<unique>,S=<size>`, fsync `new/`, remove the
-///    `tmp/` name. `link(2)` fails rather than replace an existing file, so
+/// 3. Hard-link it as `new/<unique>,S=<size>`, fsync `new/` (one fsync
+///    shared by concurrent deliveries into the same Maildir, see
+///    `DirectorySync`), remove the `tmp/` name. `link(2)` fails rather than replace an existing file, so
 ///    no file already in the Maildir is ever touched; on file systems
 ///    without hard links it falls back to `rename(2)`.
 ///
@@ -38,28 +39,44 @@ public struct MaildirDelivery: Sendable {
         public var size: Int
     }
 
-    /// Delivers the message file at `messagePath` (as spooled: CRLF) into
-    /// the Maildir at `maildir`.
+    /// Delivers the message file at `messagePath` (a plain file holding
+    /// only the message, CRLF as spooled) into the Maildir at `maildir`.
     public func deliver(messageAt messagePath: String, to maildir: String, returnPath: ReversePath,
+                        deliveredTo: Mailbox, now: Date = Date()) throws(DeliveryError) -> Delivered {
+        let reader: SpoolMessageReader
+        do {
+            reader = try SpoolMessageReader(plainFile: messagePath)
+        } catch {
+            throw mapped(.source(error), maildir: maildir)
+        }
+        return try deliver(message: reader, to: maildir, returnPath: returnPath, deliveredTo: deliveredTo, now: now)
+    }
+
+    /// Delivers a spooled message (`Spool.openMessage`), read from where
+    /// `message` stands to its end, into the Maildir at `maildir`.
+    public func deliver(message: SpoolMessageReader, to maildir: String, returnPath: ReversePath,
                         deliveredTo: Mailbox, now: Date = Date()) throws(DeliveryError) -> Delivered {
         try prepare(maildir)
         let name = MaildirName.next(host: hostname, now: now)
         let tmpPath = "\(maildir)/tmp/\(name.base)"
+        // Names in tmp/ change through its gate (see `DirectoryGate`).
+        let gate = DirectoryGate.forDirectory("\(maildir)/tmp")
         let size: Int
         do {
-            size = try write(messageAt: messagePath, to: tmpPath, returnPath: returnPath, deliveredTo: deliveredTo)
+            size = try write(message, to: tmpPath, gate: gate, returnPath: returnPath, deliveredTo: deliveredTo)
         } catch {
             throw mapped(error, maildir: maildir)
         }
-        let finalPath = "\(maildir)/new/\(name.final(size: size))"
+        let newDirectory = "\(maildir)/new"
+        let finalPath = "\(newDirectory)/\(name.final(size: size))"
         do {
-            try place(tmpPath, at: finalPath)
-            try FileSystem.syncDirectory("\(maildir)/new")
+            try place(tmpPath, at: finalPath, gate: gate)
+            try DirectorySync.forDirectory(newDirectory).syncAfterChange()
         } catch {
-            try? FileSystem.remove(tmpPath)
+            try? FileSystem.remove(tmpPath, gate: gate)
             throw DeliveryError.fromSystem(error, mailbox: maildir)
         }
-        try? FileSystem.remove(tmpPath)
+        try? FileSystem.remove(tmpPath, gate: gate)
         return Delivered(path: finalPath, size: size)
     }
 
@@ -103,13 +120,13 @@ public struct MaildirDelivery: Sendable {
     }
 
     /// Step 2: returns the size of the file written.
-    private func write(messageAt source: String, to target: String, returnPath: ReversePath,
+    private func write(_ source: SpoolMessageReader, to target: String, gate: DirectoryGate, returnPath: ReversePath,
                        deliveredTo: Mailbox) throws(WriteFailure) -> Int {
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw .source(SystemCallError("open", path: source, errno: errno)) }
-        defer { close(input) }
-        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw .target(SystemCallError("open", path: target, errno: errno)) }
+        let (output, openErrno) = gate.pass { () -> (Int32, Int32) in
+            let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            return (fd, fd < 0 ? errno : 0)
+        }
+        guard output >= 0 else { throw .target(SystemCallError("open", path: target, errno: openErrno)) }
         var size = 0
         var isOpen = true
         do throws(WriteFailure) {
@@ -120,7 +137,7 @@ public struct MaildirDelivery: Sendable {
             var converted: [UInt8] = []
             while true {
                 let n = try chunk.withUnsafeMutableBytes { b in
-                    Result { () throws(SystemCallError) -> Int in try FileSystem.read(input, into: b, path: source) }
+                    Result { () throws(SystemCallError) -> Int in try source.readChunk(into: b) }
                 }.mapError { WriteFailure.source($0) }.get()
                 converted.removeAll(keepingCapacity: true)
                 if n == 0 {
@@ -137,7 +154,7 @@ public struct MaildirDelivery: Sendable {
         } catch {
             // Never close twice: another thread may already own the number.
             if isOpen { close(output) }
-            unlink(target)
+            gate.pass { _ = unlink(target) }
             throw error
         }
         return size
@@ -151,13 +168,13 @@ public struct MaildirDelivery: Sendable {
     }
 
     /// Step 3: link, or rename where hard links are not supported.
-    private func place(_ tmp: String, at final: String) throws(SystemCallError) {
+    private func place(_ tmp: String, at final: String, gate: DirectoryGate) throws(SystemCallError) {
         do {
             try FileSystem.link(tmp, to: final)
         } catch {
             guard error.errno == EPERM || error.errno == EOPNOTSUPP || error.errno == EXDEV else { throw error }
             guard try FileSystem.kind(of: final) == .missing else { throw error }
-            try FileSystem.rename(tmp, to: final)
+            try FileSystem.rename(tmp, to: final, gate: gate)
         }
     }
 

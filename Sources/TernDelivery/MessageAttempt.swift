@@ -100,9 +100,16 @@ struct LocalAttempt: Sendable {
         } catch {
             return DeliveryOutcome(.misconfigured("maildir template \(template): \(error)"))
         }
+        let message: SpoolMessageReader
         do {
-            let delivered = try maildir.deliver(messageAt: spool.messagePath(entry.id), to: path,
-                                                returnPath: entry.envelope.sender, deliveredTo: deliveredTo, now: now)
+            message = try spool.openMessage(entry.id)
+        } catch {
+            // The spool's problem, not the mailbox's: try again later.
+            return DeliveryOutcome(DeliveryError(code: 451, status: "4.3.0", text: "cannot read the queued message: \(error)"))
+        }
+        do {
+            let delivered = try maildir.deliver(message: message, to: path, returnPath: entry.envelope.sender,
+                                                deliveredTo: deliveredTo, now: now)
             return .delivered(detail: "maildir \(delivered.path)")
         } catch {
             return DeliveryOutcome(error)

@@ -69,25 +69,60 @@ package enum FileSystem {
 
     /// Creates `path` (never replacing an existing file when `exclusive`),
     /// writes every part, fsyncs and closes it. On failure the file is removed.
+    /// The create and that removal pass `gate`, the file's directory's, if given.
     package static func writeFile(
-        _ path: String, parts: [UnsafeRawBufferPointer], mode: mode_t = 0o600, exclusive: Bool = true
+        _ path: String, parts: [UnsafeRawBufferPointer], mode: mode_t = 0o600, exclusive: Bool = true,
+        gate: DirectoryGate? = nil
     ) throws(SystemCallError) {
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC)
-        let fd = open(path, flags, mode)
-        guard fd >= 0 else { throw SystemCallError("open", path: path, errno: errno) }
+        let (fd, openErrno) = pass(gate) { () -> (Int32, Int32) in
+            let fd = open(path, flags, mode)
+            return (fd, fd < 0 ? errno : 0)
+        }
+        guard fd >= 0 else { throw SystemCallError("open", path: path, errno: openErrno) }
         do throws(SystemCallError) {
             for part in parts { try writeAll(fd, part, path: path) }
             if fsync(fd) != 0 { throw SystemCallError("fsync", path: path, errno: errno) }
         } catch {
             close(fd)
-            unlink(path)
+            pass(gate) { _ = unlink(path) }
             throw error
         }
         if close(fd) != 0 {
             let e = errno
-            unlink(path)
+            pass(gate) { _ = unlink(path) }
             throw SystemCallError("close", path: path, errno: e)
         }
+    }
+
+    /// `body` through `gate` when there is one.
+    package static func pass<R, E: Error>(_ gate: DirectoryGate?, _ body: () throws(E) -> R) throws(E) -> R {
+        guard let gate else { return try body() }
+        return try gate.pass(body)
+    }
+
+    /// Writes every part over an existing file from its start (never
+    /// creating one, never following a symbolic link), cuts it to the bytes
+    /// written when it was longer (`previousSize`), fsyncs and closes it.
+    /// On failure the file holds anything: the caller discards it.
+    package static func overwriteFile(_ path: String, parts: [UnsafeRawBufferPointer], previousSize: Int) throws(SystemCallError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw SystemCallError("open", path: path, errno: errno) }
+        do throws(SystemCallError) {
+            var size = 0
+            for part in parts {
+                try writeAll(fd, part, path: path)
+                size += part.count
+            }
+            if size < previousSize, ftruncate(fd, off_t(size)) != 0 {
+                throw SystemCallError("ftruncate", path: path, errno: errno)
+            }
+            if fsync(fd) != 0 { throw SystemCallError("fsync", path: path, errno: errno) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        if close(fd) != 0 { throw SystemCallError("close", path: path, errno: errno) }
     }
 
     /// Writes the whole buffer, continuing after short writes and EINTR.
@@ -131,8 +166,10 @@ package enum FileSystem {
         }
     }
 
-    package static func rename(_ from: String, to: String) throws(SystemCallError) {
-        if Glibc.rename(from, to) != 0 { throw SystemCallError("rename", path: "\(from) -> \(to)", errno: errno) }
+    /// Renames `from` to `to`, through `gate` (`from`'s directory's) if given.
+    package static func rename(_ from: String, to: String, gate: DirectoryGate? = nil) throws(SystemCallError) {
+        let e = pass(gate) { Glibc.rename(from, to) == 0 ? 0 : errno }
+        if e != 0 { throw SystemCallError("rename", path: "\(from) -> \(to)", errno: e) }
     }
 
     /// Hard-links `from` as `to`; fails with EEXIST rather than replace `to`.
@@ -140,9 +177,11 @@ package enum FileSystem {
         if Glibc.link(from, to) != 0 { throw SystemCallError("link", path: "\(from) -> \(to)", errno: errno) }
     }
 
-    /// Removes a file; a file that is already gone is not an error.
-    package static func remove(_ path: String) throws(SystemCallError) {
-        if unlink(path) != 0 && errno != ENOENT { throw SystemCallError("unlink", path: path, errno: errno) }
+    /// Removes a file; a file that is already gone is not an error. Through
+    /// `gate` (the file's directory's) if given.
+    package static func remove(_ path: String, gate: DirectoryGate? = nil) throws(SystemCallError) {
+        let e = pass(gate) { unlink(path) == 0 ? 0 : errno }
+        if e != 0 && e != ENOENT { throw SystemCallError("unlink", path: path, errno: e) }
     }
 
     /// The names in a directory, without `.` and `..`, in no particular order.

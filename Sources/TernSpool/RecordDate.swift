@@ -16,6 +16,11 @@ enum RecordDate {
         Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 
+    /// `date` as a record keeps it: what `parse(format(date))` returns.
+    static func stored(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds(date)) / 1000)
+    }
+
     static func format(_ date: Date) -> String {
         let ms = milliseconds(date)
         var seconds = time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000)

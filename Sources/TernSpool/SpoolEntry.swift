@@ -1,39 +1,30 @@
 import Foundation
 import TernSMTP
 
-/// One committed message: the contents of its record file `env/<id>`.
+/// One committed message: the header of its queue file `env/<id>`
+/// (written once, at accept) and, over it, its state file `state/<id>` when
+/// there is one. See `SpoolFiles` for both formats.
 ///
-/// The record is JSON, pretty-printed with sorted keys so that an
-/// administrator can read it with `cat` and diff two versions of it:
-///
-///     {
-///       "arrivedAt" : "2025-11-23T13:24:00.123Z",
-///       "envelope" : { "body" : "8BITMIME", "recipients" : [ … ], "sender" : "<a@example.org>", … },
-///       "formatVersion" : 1,
-///       "held" : false,
-///       "history" : [ … ],
-///       "id" : "01jd2k7q8z00a1b2c3d4",
-///       "messageSize" : 1234,
-///       "origin" : { "clientAddress" : "192.0.2.1", "heloName" : "…", … },
-///       "recipients" : [ { "mailbox" : "alice@example.com", "state" : { "status" : "pending" } } ]
-///     }
-///
-/// Dates are RFC 3339 UTC with milliseconds.
+/// `id`, `envelope`, `origin`, `arrivedAt` and `messageSize` are fixed at
+/// accept; `Spool.update` stores only `recipients`, `held` and `history`.
+/// An entry without a state file has every recipient pending, is not held
+/// and has no history.
 public struct SpoolEntry: Hashable, Sendable, Codable {
-    /// The record format this code writes; records with another version are
-    /// set aside by `Spool.recover()` rather than misread.
+    /// The format this code writes (the queue file's first line, the state
+    /// file's `formatVersion`); files with another version are set aside by
+    /// `Spool.recover()` rather than misread.
     public static let currentFormatVersion = 1
     /// The attempt history keeps this many most recent lines.
     public static let historyLimit = 20
 
     public var formatVersion: Int
     public let id: QueueID
-    public var envelope: Envelope
-    public var origin: MessageOrigin
+    public let envelope: Envelope
+    public let origin: MessageOrigin
     /// When the spool committed the message; the queue lifetime counts from here.
-    public var arrivedAt: Date
-    /// Size of `msg/<id>` in bytes.
-    public var messageSize: Int
+    public let arrivedAt: Date
+    /// Size of the message in bytes (the queue file without its header).
+    public let messageSize: Int
     /// One per envelope recipient, in the same order.
     public var recipients: [RecipientRecord]
     /// Set by administrators: a held message is not delivered until released.
@@ -64,7 +55,21 @@ public struct SpoolEntry: Hashable, Sendable, Codable {
         }
     }
 
-    /// Why this record cannot be trusted, or nil when it is consistent.
+    /// An entry as its header alone describes it: every recipient pending.
+    init(header: SpoolFiles.Header) {
+        self.init(id: header.id, envelope: header.envelope, origin: header.origin, arrivedAt: header.arrivedAt,
+                  messageSize: header.messageSize)
+    }
+
+    /// The header with `state` laid over it.
+    mutating func apply(_ state: SpoolFiles.State) {
+        formatVersion = state.formatVersion
+        held = state.held
+        history = state.history
+        recipients = state.recipients
+    }
+
+    /// Why this entry cannot be trusted, or nil when it is consistent.
     func inconsistency() -> String? {
         if formatVersion != SpoolEntry.currentFormatVersion {
             return "unsupported format version \(formatVersion)"
@@ -78,33 +83,5 @@ public struct SpoolEntry: Hashable, Sendable, Codable {
         if recipients.isEmpty { return "no recipients" }
         if messageSize < 0 { return "negative message size" }
         return nil
-    }
-}
-
-/// The JSON coding of records, in one place.
-enum RecordCoding {
-    static func encode(_ entry: SpoolEntry) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var c = encoder.singleValueContainer()
-            try c.encode(RecordDate.format(date))
-        }
-        var bytes = Array(try encoder.encode(entry))
-        bytes.append(UInt8(ascii: "\n"))
-        return bytes
-    }
-
-    static func decode(_ bytes: [UInt8]) throws -> SpoolEntry {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let c = try decoder.singleValueContainer()
-            let text = try c.decode(String.self)
-            guard let date = RecordDate.parse(text) else {
-                throw DecodingError.dataCorruptedError(in: c, debugDescription: "bad date \(text)")
-            }
-            return date
-        }
-        return try decoder.decode(SpoolEntry.self, from: Data(bytes))
     }
 }

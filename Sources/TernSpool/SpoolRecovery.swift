@@ -1,20 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Something `Spool.recover()` found and dealt with. None of these stops
 /// recovery; the caller logs them.
 public enum SpoolRecoveryEvent: Hashable, Sendable, CustomStringConvertible {
     /// A file in `tmp/` left by a crash during accept or update.
     case removedTemporaryFile(name: String)
-    /// A message in `msg/` without a record: never acknowledged (a crash
-    /// during accept) or already completed (a crash during complete).
-    case removedOrphanMessage(name: String)
-    /// A record, and its message if any, moved to `corrupt/<name>.env` and
-    /// `corrupt/<name>.msg` because it could not be trusted.
+    /// A state file in `state/` without its queue file: left by a crash
+    /// during `complete` (the entry was finished).
+    case removedOrphanState(name: String)
+    /// A queue file, and its state file if any, moved to `corrupt/<name>`
+    /// and `corrupt/<name>.state` because it could not be trusted.
     case setAside(name: String, reason: String)
+    /// A state file moved to `corrupt/<name>.state` because it could not be
+    /// trusted; the entry goes on from its queue file's header, every
+    /// recipient not yet known to be delivered pending again (duplicates
+    /// are possible, nothing is lost).
+    case stateSetAside(name: String, reason: String)
 
     public var description: String {
         switch self {
         case .removedTemporaryFile(let name): return "removed leftover tmp/\(name)"
-        case .removedOrphanMessage(let name): return "removed message msg/\(name) that has no record"
+        case .removedOrphanState(let name): return "removed state/\(name) that has no queue file"
         case .setAside(let name, let reason): return "moved env/\(name) to corrupt/: \(reason)"
+        case .stateSetAside(let name, let reason):
+            return "moved state/\(name) to corrupt/ and restarted the entry from its header: \(reason)"
         }
     }
 }
@@ -25,11 +36,15 @@ extension Spool {
     ///
     /// - removes everything in `tmp/` except the files of accepts and
     ///   updates this process is making right now;
-    /// - sets aside every record that does not decode, does not match its
-    ///   file name, or whose message is missing or of the wrong size — with
-    ///   its message, to `corrupt/`, for an administrator to look at;
-    /// - removes every message that has no record and that no accept in
-    ///   this process is committing right now.
+    /// - every queue file in `env/` is a committed entry; one whose header
+    ///   does not decode, does not match its file name, or does not match
+    ///   the file's size is set aside to `corrupt/` (with its state file),
+    ///   for an administrator to look at;
+    /// - a state file that cannot be trusted is set aside to `corrupt/` and
+    ///   its entry goes on from its header;
+    /// - removes every state file whose queue file is gone;
+    /// - leaves `free/` alone: its files are not entries, whatever they
+    ///   hold (a crash in the middle of rewriting one leaves anything there).
     ///
     /// Throws only when a directory cannot be read or changed at all.
     public func recover(onEvent report: (SpoolRecoveryEvent) -> Void = { _ in }) throws(SpoolError) -> [SpoolEntry] {
@@ -47,40 +62,56 @@ extension Spool {
         }
 
         var entries: [SpoolEntry] = []
-        var setAside = false
-        for name in try FileSystem.list(recordDirectory).sorted() {
-            switch try examine(recordNamed: name) {
-            case .success(let entry):
-                entries.append(entry)
+        var changedQueue = false
+        var changedState = false
+        var changedCorrupt = false
+        for name in try FileSystem.list(queueDirectory).sorted() {
+            guard let examined = try examine(queueFileNamed: name) else { continue }
+            switch examined {
             case .failure(let reason):
-                try FileSystem.rename("\(recordDirectory)/\(name)", to: "\(corruptDirectory)/\(name).env")
-                let message = "\(messageDirectory)/\(name)"
-                if try FileSystem.kind(of: message) != .missing {
-                    try FileSystem.rename(message, to: "\(corruptDirectory)/\(name).msg")
+                try FileSystem.rename("\(queueDirectory)/\(name)", to: "\(corruptDirectory)/\(name)")
+                let state = "\(stateDirectory)/\(name)"
+                if try FileSystem.kind(of: state) != .missing {
+                    try FileSystem.rename(state, to: "\(corruptDirectory)/\(name).state")
+                    changedState = true
                 }
-                setAside = true
+                changedQueue = true
+                changedCorrupt = true
                 report(.setAside(name: name, reason: reason.text))
+            case .success(var entry):
+                let state = statePath(entry.id)
+                let bytes: [UInt8]
+                do {
+                    bytes = try FileSystem.readFile(state)
+                } catch {
+                    if error.errno != ENOENT { throw error }
+                    entries.append(entry)
+                    continue
+                }
+                if let problem = overlay(bytes, on: &entry) {
+                    try FileSystem.rename(state, to: "\(corruptDirectory)/\(name).state")
+                    changedState = true
+                    changedCorrupt = true
+                    report(.stateSetAside(name: name, reason: problem))
+                }
+                entries.append(entry)
             }
-        }
-        if setAside {
-            try FileSystem.syncDirectory(corruptDirectory)
-            try FileSystem.syncDirectory(recordDirectory)
         }
 
         let committed = Set(entries.map(\.id.text))
-        var removed = false
-        for name in try FileSystem.list(messageDirectory).sorted() where !committed.contains(name) {
-            // An accept of this process may be between renaming the message
-            // and renaming the record, or may have finished since env/ was
-            // listed: it marks itself idle only after the record is in place,
-            // so check busy first, then the record.
+        for name in try FileSystem.list(stateDirectory).sorted() where !committed.contains(name) {
+            // An update of this process may be writing it right now, or an
+            // accept may have committed the entry since env/ was listed:
+            // check busy first, then the queue file.
             if isBusy(name) { continue }
-            if try FileSystem.kind(of: "\(recordDirectory)/\(name)") != .missing { continue }
-            try FileSystem.remove("\(messageDirectory)/\(name)")
-            removed = true
-            report(.removedOrphanMessage(name: name))
+            if try FileSystem.kind(of: "\(queueDirectory)/\(name)") != .missing { continue }
+            try FileSystem.remove("\(stateDirectory)/\(name)")
+            changedState = true
+            report(.removedOrphanState(name: name))
         }
-        if removed || setAside { try FileSystem.syncDirectory(messageDirectory) }
+        if changedCorrupt { try FileSystem.syncDirectory(corruptDirectory) }
+        if changedQueue { try FileSystem.syncDirectory(queueDirectory) }
+        if changedState { try FileSystem.syncDirectory(stateDirectory) }
         return entries
     }
 
@@ -88,29 +119,19 @@ extension Spool {
         var text: String
     }
 
-    /// Reads one record file and checks it against its name and its message.
-    private func examine(recordNamed name: String) throws(SystemCallError) -> Result<SpoolEntry, Distrust> {
+    /// Reads one queue file's header and checks it against its name and
+    /// size; nil when the file is gone (completed since env/ was listed).
+    private func examine(queueFileNamed name: String) throws(SystemCallError) -> Result<SpoolEntry, Distrust>? {
         guard let id = QueueID(name) else { return .failure(Distrust(text: "the name is not a queue ID")) }
-        let entry: SpoolEntry
         do {
-            entry = try load(id)
+            return .success(try loadHeader(id))
         } catch {
             switch error {
             case .system(let operation, let path, let e): throw SystemCallError(operation, path: path, errno: e)
             case .corruptRecord(_, let reason): return .failure(Distrust(text: reason))
-            case .notFound: return .failure(Distrust(text: "the record vanished"))
+            case .notFound: return nil
             case .invalidEnvelope(let reason): return .failure(Distrust(text: reason))
             }
-        }
-        switch try FileSystem.kind(of: messagePath(id)) {
-        case .regular(let size) where size == entry.messageSize:
-            return .success(entry)
-        case .regular(let size):
-            return .failure(Distrust(text: "the message has \(size) bytes, the record says \(entry.messageSize)"))
-        case .missing:
-            return .failure(Distrust(text: "the message file is missing"))
-        case .directory, .other:
-            return .failure(Distrust(text: "the message is not a regular file"))
         }
     }
 }

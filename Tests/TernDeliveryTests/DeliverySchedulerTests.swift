@@ -121,7 +121,7 @@ struct DeliverySchedulerTests {
         #expect(bob == Array("Return-Path: <sender@example.org>\nDelivered-To: bob@example.com\n".utf8)
             + LineEndingConverter.convert(Sample.message))
         #expect(fileNames(h.dir.path + "/spool/env").isEmpty)
-        #expect(fileNames(h.dir.path + "/spool/msg").isEmpty)
+        #expect(fileNames(h.dir.path + "/spool/state").isEmpty)
 
         let lines = h.logs.lines.withLock { $0 }
         let attemptLines = lines.filter { $0.contains("status=sent") }
@@ -161,7 +161,8 @@ struct DeliverySchedulerTests {
         #expect(next > before.addingTimeInterval(47))
         #expect(next < Date().addingTimeInterval(61))
         #expect(entry.history.last?.result == .deferred)
-        #expect(fileNames(h.dir.path + "/spool/msg") == [id.text])
+        #expect(fileNames(h.dir.path + "/spool/env") == [id.text])
+        #expect(fileNames(h.dir.path + "/spool/state") == [id.text])
     }
 
     @Test("A user that vanished since RCPT fails with 5.1.1 and a bounce owed; the entry stays for the bounce")
@@ -243,6 +244,7 @@ struct DeliverySchedulerTests {
         let bob = try #require(h.newFiles(h.maildir("bob")).first)
         #expect(String(decoding: bob, as: UTF8.self).hasPrefix("Return-Path: <sender@example.org>\nDelivered-To: team@example.com\n"))
         #expect(fileNames(h.dir.path + "/spool/env").isEmpty)
+        #expect(fileNames(h.dir.path + "/spool/state").isEmpty)
     }
 
     @Test("A deferred recipient is retried by the running scheduler when its time comes")

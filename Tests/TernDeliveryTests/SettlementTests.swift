@@ -91,8 +91,10 @@ struct SettlementTests {
 
     @Test("NOTIFY without FAILURE owes no bounce (RFC 3461 §4.1)")
     func notifyNever() {
-        var start = entry()
-        start.envelope.recipients[0].notify = .never
+        var envelope = Sample.envelope(["team@example.com"])
+        envelope.recipients[0].notify = .never
+        let start = SpoolEntry(id: QueueID.generate(), envelope: envelope, origin: Sample.origin, arrivedAt: Self.now,
+                               messageSize: 10)
         let (entry, _) = settle([(nil, .permanentFailure(Self.perm))], entry: start)
         #expect(entry.recipients[0].state == .failed(reply: Self.perm, at: Self.now, bounce: .notOwed))
     }

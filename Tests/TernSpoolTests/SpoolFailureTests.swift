@@ -8,17 +8,17 @@ import Glibc
 
 /// Real failures, not simulated ones. Tests run as root, so permissions
 /// cannot make a directory unwritable; instead a spool directory is replaced
-/// by a regular file (rename fails with ENOTDIR at exactly that step), and,
+/// by a regular file (open or rename fails with ENOTDIR at exactly that step), and,
 /// where this machine lets the tests mount one, a 64 KiB tmpfs gives a real
 /// ENOSPC.
 @Suite("Spool: failures leave nothing committed")
 struct SpoolFailureTests {
-    @Test("When msg/ is not a directory, accept fails temporarily and cleans up tmp/")
-    func messageDirectoryBroken() throws {
+    @Test("When env/ is not a directory, accept fails temporarily and cleans up tmp/")
+    func queueDirectoryBroken() throws {
         let dir = try TemporaryDirectory()
         let spool = try Spool(directory: dir.path)
-        try FileManager.default.removeItem(atPath: dir.path + "/msg")
-        try Data("not a directory".utf8).write(to: URL(fileURLWithPath: dir.path + "/msg"))
+        try FileManager.default.removeItem(atPath: dir.path + "/env")
+        try Data("not a directory".utf8).write(to: URL(fileURLWithPath: dir.path + "/env"))
         do {
             _ = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
             Issue.record("accept should fail")
@@ -31,20 +31,37 @@ struct SpoolFailureTests {
             #expect(error.enhancedStatus == "4.3.0")
         }
         #expect(fileNames(dir.path + "/tmp").isEmpty)
-        #expect(fileNames(dir.path + "/env").isEmpty)
     }
 
-    @Test("When env/ is not a directory, accept removes the message it already renamed")
-    func recordDirectoryBroken() throws {
+    @Test("When tmp/ is not a directory, accept fails before anything is committed")
+    func tmpDirectoryBroken() throws {
         let dir = try TemporaryDirectory()
         let spool = try Spool(directory: dir.path)
-        try FileManager.default.removeItem(atPath: dir.path + "/env")
-        try Data("not a directory".utf8).write(to: URL(fileURLWithPath: dir.path + "/env"))
+        try FileManager.default.removeItem(atPath: dir.path + "/tmp")
+        try Data("not a directory".utf8).write(to: URL(fileURLWithPath: dir.path + "/tmp"))
         #expect(throws: SpoolError.self) {
             try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
         }
+        #expect(fileNames(dir.path + "/env").isEmpty)
+    }
+
+    @Test("When state/ is not a directory, an update fails temporarily and the entry keeps its queue file")
+    func stateDirectoryBroken() throws {
+        let dir = try TemporaryDirectory()
+        let spool = try Spool(directory: dir.path)
+        let id = try spool.accept(envelope: Sample.envelope(), origin: Sample.origin, message: Sample.message)
+        var entry = try spool.load(id)
+        entry.held = true
+        try FileManager.default.removeItem(atPath: dir.path + "/state")
+        try Data("not a directory".utf8).write(to: URL(fileURLWithPath: dir.path + "/state"))
+        do {
+            try spool.update(entry)
+            Issue.record("update should fail")
+        } catch {
+            #expect(error.isTemporary)
+        }
         #expect(fileNames(dir.path + "/tmp").isEmpty)
-        #expect(fileNames(dir.path + "/msg").isEmpty)
+        #expect(fileNames(dir.path + "/env") == [id.text])
     }
 
     @Test("A spool path through a regular file cannot be opened")
