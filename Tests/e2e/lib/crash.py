@@ -157,10 +157,10 @@ def queue_remote(ctx, server, number):
         smtp.login(ALICE, USERS[ALICE])
         smtp.sendmail(ALICE, [rcpt], f"Subject: {mark}\r\n\r\nremote\r\n")
     for _ in deadline_loop(10):
-        for f in server.spool_msg.iterdir():
+        for f in server.spool_env.iterdir():
             if mark.encode() in f.read_bytes():
                 return rcpt, f.name
-    raise Fail(f"round {number}: the remote message is not in spool/msg")
+    raise Fail(f"round {number}: the remote message is not in spool/env")
 
 
 def scan_maildirs(server):
@@ -270,7 +270,7 @@ def crash_round(ctx, number, share, total, sessions, rng):
                  corrupt=len(corrupt), strays=len(strays), sent_delivered=sent_delivered,
                  inconsistent=len(inconsistent))
 
-    leftovers = sorted(p.name for d in ("msg", "tmp") for p in (server.state / "spool" / d).iterdir()
+    leftovers = sorted(p.name for d in ("state", "tmp") for p in (server.state / "spool" / d).iterdir()
                        if p.name != remote_qid)
     stats["spool_leftovers"] = len(leftovers)
 
@@ -310,7 +310,7 @@ def crash_round(ctx, number, share, total, sessions, rng):
         bad = [m for m in messages if m.state == REJECTED][:2]
         problems.append(f"{counts[REJECTED]} transactions refused before the kill, e.g. {[(m.mid, m.reply) for m in bad]}")
     if leftovers:
-        problems.append(f"{len(leftovers)} files left in spool/msg or spool/tmp after recovery: {leftovers[:3]}")
+        problems.append(f"{len(leftovers)} files left in spool/state or spool/tmp after recovery: {leftovers[:3]}")
     if not healthy:
         problems.append("the restarted server did not accept and deliver a new message")
     if not ctx.keep:

@@ -170,11 +170,13 @@ auth_failures = 5
 
     @property
     def spool_env(self):
+        """Queue files: one per queued message, its envelope header then the message bytes."""
         return self.state / "spool" / "env"
 
     @property
-    def spool_msg(self):
-        return self.state / "spool" / "msg"
+    def spool_state(self):
+        """Recipient states of the entries an attempt left unfinished."""
+        return self.state / "spool" / "state"
 
     def start(self, timeout=30):
         log = open(self.log_path, "ab")

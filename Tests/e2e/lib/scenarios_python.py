@@ -214,7 +214,7 @@ def hundred(ctx):
 
 @scenario("remote-recipient-queued")
 def remote_queued(ctx):
-    """After AUTH a remote recipient gets 250 and stays in the spool (env/ names it, msg/ holds the bytes):
+    """After AUTH a remote recipient gets 250 and stays in the spool (its queue file in env/ names it and holds the bytes):
     not delivered to a Maildir, not lost, still there after the scheduler has looked at it."""
     mark = marker("remote")
     rcpt = f"carol-{mark[-8:]}@remote.invalid"
@@ -228,13 +228,13 @@ def remote_queued(ctx):
     check(refused == {}, f"refused {refused}")
     qid = None
     for _ in range(200):
-        for f in ctx.server.spool_msg.iterdir():
+        for f in ctx.server.spool_env.iterdir():
             if mark.encode() in f.read_bytes():
                 qid = f.name
         if qid and f"queue_id={qid}" in ctx.server.log():
             break
         time.sleep(0.05)
-    check(qid, "no file in spool/msg holds the message")
+    check(qid, "no file in spool/env holds the message")
     check(f"queue_id={qid}" in ctx.server.log(), f"the delivery scheduler never logged {qid}")
     record = ctx.server.spool_env / qid
     check(record.exists(), f"spool/env/{qid} is gone: the message left the queue")

@@ -260,5 +260,5 @@ def client_drops(ctx):
     await_delivery(server, sync, {ALICE: 1})
     for name, mark in marks.items():
         check(not collect(server, mark), f"{name}: the truncated message was delivered")
-        spooled = [f.name for f in server.spool_msg.iterdir() if mark.encode() in f.read_bytes()]
+        spooled = [f.name for f in server.spool_env.iterdir() if mark.encode() in f.read_bytes()]
         check(not spooled, f"{name}: the truncated message is in the spool: {spooled}")
