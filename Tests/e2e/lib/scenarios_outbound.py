@@ -49,7 +49,7 @@ import smtplib
 import ssl
 
 from dnsserver import NSD, zone_text
-from harness import (ALIASES, DOMAIN, HOSTNAME, USERS, Fail, Server, add_users, await_delivery, check,
+from harness import (DOMAIN, HOSTNAME, USERS, Fail, Server, add_users, await_delivery, check,
                      check_delivered_basics, collect, deadline_loop, make_certificate, marker, port_free)
 from postfixpeer import PostfixPeer
 from registry import scenario
