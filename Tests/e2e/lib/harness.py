@@ -98,18 +98,21 @@ def pick_subnet(rng):
 
 # MARK: Certificate and users
 
-def make_certificate(directory, addresses):
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    san = ",".join([f"DNS:{HOSTNAME}"] + [f"IP:{a}" for a in addresses])
+def make_certificate(directory, addresses, hostname=HOSTNAME, stem=""):
+    """A self-signed P-256 certificate for `hostname` and `addresses`:
+    (cert path, key path) in `directory`, named `{stem}cert.pem`/`{stem}key.pem`."""
+    cert, key = directory / f"{stem}cert.pem", directory / f"{stem}key.pem"
+    san = ",".join([f"DNS:{hostname}"] + [f"IP:{a}" for a in addresses])
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-days", "2", "-subj", f"/CN={HOSTNAME}", "-addext", f"subjectAltName={san}",
+                    "-nodes", "-days", "2", "-subj", f"/CN={hostname}", "-addext", f"subjectAltName={san}",
                     "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
     return cert, key
 
 
-def add_users(users_file):
-    for address, password in USERS.items():
+def add_users(users_file, users=None):
+    """`tern user add` for each {address: password} (default: USERS)."""
+    for address, password in (USERS if users is None else users).items():
         r = subprocess.run([str(TERN), "user", "add", "--users", str(users_file), address],
                            input=password + "\n", capture_output=True, text=True, timeout=60)
         if r.returncode != 0:
@@ -118,37 +121,60 @@ def add_users(users_file):
 
 # MARK: The server
 
+def toml_value(value):
+    """A TOML literal for a str, bool, int, float or list of them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, (str, Path)):
+        text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+        text = "".join(c if c >= " " and c != "\x7f" else f"\\u{ord(c):04x}" for c in text)
+        return f'"{text}"'
+    raise TypeError(f"no TOML for {value!r}")
+
+
 class Server:
     """One `tern serve` with its own config, state, Maildirs and log under `root`."""
 
-    def __init__(self, root, address, cert, key, users_file, aliases_file, name="tern"):
+    def __init__(self, root, address, cert, key, users_file, aliases_file, name="tern", *, hostname=HOSTNAME,
+                 domains=(DOMAIN, CATCHALL_DOMAIN), ports=(25, 587, 465), settings=None):
+        """`settings` ({section: {key: value}}) is merged into the sections
+        written here ([dns], [limits]) or adds sections ([delivery], [log]…):
+        e.g. {"dns": {"nameservers": ["127.0.0.1:5353"]}, "delivery": {"mx_port": 25}}.
+        Values are Python str/int/float/bool or lists of them."""
         self.root = Path(root)
         self.address = address
         self.name = name
+        self.hostname = hostname
+        self.domains = list(domains)
+        self.ports = list(ports)
         self.state = self.root / "state"
         self.mail = self.root / "mail"
         self.config = self.root / "tern.toml"
         self.log_path = self.root / "tern.log"
         self.proc = None
         self.root.mkdir(parents=True, exist_ok=True)
+        sections = {
+            # Nothing listens there: should remote delivery ever be attempted, no query leaves this machine.
+            "dns": {"nameservers": ["127.0.0.1:9"]},
+            "limits": {"auth_failures": 5},
+        }
+        for section, values in (settings or {}).items():
+            sections.setdefault(section, {}).update(values)
+        roles = {25: "mx", 587: "submission", 465: "submissions"}
+        listeners = "".join(f'\n[[listener]]\naddress = "{address}:{port}"\nrole = "{roles[port]}"\n'
+                            for port in self.ports)
+        tables = "".join(f"\n[{section}]\n" + "".join(f"{key} = {toml_value(value)}\n" for key, value in values.items())
+                         for section, values in sections.items())
         self.config.write_text(f"""\
 # written by Tests/e2e
-hostname = "{HOSTNAME}"
-domains = ["{DOMAIN}", "{CATCHALL_DOMAIN}"]
+hostname = {toml_value(hostname)}
+domains = {toml_value(self.domains)}
 state_dir = "{self.state}"
-
-[[listener]]
-address = "{address}:25"
-role = "mx"
-
-[[listener]]
-address = "{address}:587"
-role = "submission"
-
-[[listener]]
-address = "{address}:465"
-role = "submissions"
-
+{listeners}
 [tls]
 certificate = "{cert}"
 private_key = "{key}"
@@ -159,14 +185,7 @@ aliases = "{aliases_file}"
 
 [mailbox]
 maildir = "{self.mail}/{{domain}}/{{user}}/Maildir"
-
-[dns]
-# Nothing listens there: should remote delivery ever be attempted, no query leaves this machine.
-nameservers = ["127.0.0.1:9"]
-
-[limits]
-auth_failures = 5
-""")
+{tables}""")
 
     @property
     def spool_env(self):
@@ -190,7 +209,7 @@ auth_failures = 5
 
     def wait_ready(self, timeout):
         """Polls each listener for its 220 banner (465 through TLS) until the deadline."""
-        pending = [25, 587, 465]
+        pending = list(self.ports)
         last = ""
         for _ in deadline_loop(timeout, 0.05):
             if self.proc.poll() is not None:
