@@ -224,3 +224,24 @@ struct NoticeStageTests {
             == arrived.addingTimeInterval(5 * 3600))
     }
 }
+
+@Suite("Bounces owed across a restart", .timeLimit(.minutes(2)))
+struct NoticeRecoveryTests {
+    @Test("A bounce still owed when the scheduler starts (say, the disk was full) is queued and delivered")
+    func owedAtStart() async throws {
+        let h = try Harness(router: TableRouter(NoticeSchedulerTests.localSender))
+        let id = try h.accept(["gone@example.com"])
+        var entry = try h.spool.load(id)
+        entry.recipients[0].state = .failed(reply: DeliveryError.userUnknown("gone@example.com").reply,
+                                            at: Date(), bounce: .owed)
+        try h.spool.update(entry)
+        let mailbox = h.maildir("sender", "example.org")
+        try await h.withScheduler { _, events in
+            try await events.waitUntil { _ in
+                events.completed(id) && h.newFiles(mailbox).count == 1 && fileNames(h.dir.path + "/spool/env").isEmpty
+            }
+        }
+        let bounce = String(decoding: try #require(h.newFiles(mailbox).first), as: UTF8.self)
+        #expect(bounce.contains("Final-Recipient: rfc822;gone@example.com\nAction: failed\nStatus: 5.1.1\n"))
+    }
+}

@@ -9,12 +9,13 @@ enum DSNFields {
     /// No line is longer than this, CRLF excluded (RFC 5322 §2.1.1 "MUST").
     static let maximumLine = 998
 
-    /// `Name: value` folded at spaces after about 78 octets; a word too
-    /// long for any line is cut at 998. Lines end in CRLF.
+    /// `Name: value`, folded at spaces when longer than about 78 octets;
+    /// a word too long for any line is cut to fit 998. Lines end in CRLF.
     static func field(_ name: String, _ value: String) -> String {
+        if name.utf8.count + 2 + value.utf8.count <= preferredLine { return "\(name): \(value)\r\n" }
         var out = ""
         var line = name + ":"
-        for word in value.split(separator: " ", omittingEmptySubsequences: true) {
+        for word in value.split(separator: " ", omittingEmptySubsequences: false) {
             for piece in chunks(String(word), maximum: maximumLine - name.utf8.count - 2) {
                 if line.utf8.count + 1 + piece.utf8.count > preferredLine && line.utf8.count > name.utf8.count + 1 {
                     out += line + "\r\n"
