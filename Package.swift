@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "TernSMTPTests", dependencies: ["TernSMTP"]),
         .testTarget(name: "TernAccountsTests", dependencies: ["TernAccounts"]),
         .testTarget(name: "TernSpoolTests", dependencies: ["TernSpool"]),
-        .testTarget(name: "TernDeliveryTests", dependencies: ["TernDelivery"]),
+        .testTarget(name: "TernDeliveryTests", dependencies: ["TernDelivery"], exclude: ["Golden"]),
         .testTarget(name: "TernServerTests", dependencies: ["TernServer"]),
         .testTarget(
             name: "IntegrationTests",

@@ -7,7 +7,8 @@ public struct DeliveryConfiguration: Hashable, Sendable {
     /// Where local users' Maildirs are (`[mailbox] maildir`).
     /// Default: `/var/mail/{domain}/{user}/Maildir`.
     public var maildirTemplate: MailboxPathTemplate
-    /// This host's name, used in Maildir file names (`hostname`).
+    /// This host's name, used in Maildir file names and in bounces
+    /// (`MAILER-DAEMON@hostname`, `Reporting-MTA:`) (`hostname`).
     /// Default: the system's host name (gethostname(2)).
     public var hostname: String
     /// How many messages are delivered at once; also the number of threads
@@ -27,6 +28,17 @@ public struct DeliveryConfiguration: Hashable, Sendable {
     /// How soon a message whose record could not be read or written
     /// (an I/O error in the spool) is tried again. Default: 1 minute.
     public var spoolErrorInterval: Duration
+    /// How long after arrival a message with recipients still being
+    /// retried earns its sender one delay notice (RFC 3464 DSN with
+    /// `Action: delayed`), for recipients whose NOTIFY allows it
+    /// (`[delivery] delay_warning`). nil turns delay notices off
+    /// (`delay_warning = "0"`). Default: 4 hours.
+    public var delayWarning: Duration?
+    /// A failure notice returns the whole original message (unless the
+    /// sender asked for headers only, RET=HDRS) when it is at most this
+    /// many bytes; a larger one is returned as its headers only, and the
+    /// notice says so. Default: 256 KiB.
+    public var returnedMessageLimit: Int
 
     /// How long a message may stay queued (`[delivery] queue_lifetime`);
     /// the same value as `retrySchedule.queueLifetime`. Default: 5 days.
@@ -40,13 +52,17 @@ public struct DeliveryConfiguration: Hashable, Sendable {
                 concurrency: Int = 20,
                 retrySchedule: RetrySchedule = RetrySchedule(),
                 notAttemptedInterval: Duration = .seconds(3600),
-                spoolErrorInterval: Duration = .seconds(60)) {
+                spoolErrorInterval: Duration = .seconds(60),
+                delayWarning: Duration? = .seconds(4 * 3600),
+                returnedMessageLimit: Int = 256 * 1024) {
         self.maildirTemplate = maildirTemplate
         self.hostname = hostname
         self.concurrency = max(1, concurrency)
         self.retrySchedule = retrySchedule
         self.notAttemptedInterval = notAttemptedInterval
         self.spoolErrorInterval = spoolErrorInterval
+        self.delayWarning = delayWarning.flatMap { $0 > .zero ? $0 : nil }
+        self.returnedMessageLimit = max(0, returnedMessageLimit)
     }
 
     /// gethostname(2), or `localhost` if it fails.

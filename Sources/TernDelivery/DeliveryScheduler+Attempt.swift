@@ -10,23 +10,30 @@ extension DeliveryScheduler {
         var entry: SpoolEntry
         var parked: Set<Int>
         var completed: Bool
+        /// What the bounce stage did (`Notices`).
+        var notices = Notices.Outcome()
     }
 
-    /// Settles an attempt's results into the entry and writes it back:
+    /// Settles an attempt's results into the entry, queues the notices it
+    /// owes (`Notices`: bounces, a delay notice) and writes it back:
     /// `complete` when every recipient is final, else `update` (when
-    /// anything was attempted). Blocking.
-    static func write(_ plan: AttemptPlan, finished: Date, spool: Spool,
-                      configuration: DeliveryConfiguration) throws -> Written {
+    /// anything was attempted or a notice was queued). Each notice queued
+    /// is passed to `queued` as soon as it is committed, so that it is
+    /// delivered even if writing the entry then fails. Blocking.
+    static func write(_ plan: AttemptPlan, finished: Date, spool: Spool, configuration: DeliveryConfiguration,
+                      queued: (QueueID) -> Void = { _ in }) throws -> Written {
         var entry = plan.entry
         var rng = SystemRandomNumberGenerator()
         let parked = Settlement.apply(plan.results, attempted: plan.attempted, to: &entry, now: finished,
                                       schedule: configuration.retrySchedule, using: &rng)
+        let notices = Notices.send(for: &entry, now: finished, spool: spool, configuration: configuration)
+        notices.queued.forEach(queued)
         if entry.isComplete {
             try spool.complete(entry.id)
-            return Written(entry: entry, parked: parked, completed: true)
+            return Written(entry: entry, parked: parked, completed: true, notices: notices)
         }
-        if !plan.attempted.isEmpty { try spool.update(entry) }
-        return Written(entry: entry, parked: parked, completed: false)
+        if !plan.attempted.isEmpty || notices.changed { try spool.update(entry) }
+        return Written(entry: entry, parked: parked, completed: false, notices: notices)
     }
 
     /// One attempt on one message: route and deliver locally (thread pool),
@@ -41,6 +48,7 @@ extension DeliveryScheduler {
         let local = self.local
         let spool = self.spool
         let configuration = self.configuration
+        let queued: @Sendable (QueueID) -> Void = { [weak self] notice in self?.enqueue(notice) }
         let first: (plan: AttemptPlan, written: Result<Written, any Error>?, finished: Date)
         do {
             guard let done = try await pool.runIfActive({ () throws -> (AttemptPlan, Result<Written, any Error>?, Date)? in
@@ -48,7 +56,8 @@ extension DeliveryScheduler {
                 let finished = Date()
                 guard plan.remote.isEmpty else { return (plan, nil, finished) }
                 return (plan, Result { try DeliveryScheduler.write(plan, finished: finished, spool: spool,
-                                                                   configuration: configuration) }, finished)
+                                                                   configuration: configuration, queued: queued) },
+                        finished)
             }) else {
                 logger.info("\(id): held, not delivered", metadata: ["queue_id": "\(id)"])
                 onEvent(.processed(id, completed: false, nextAttempt: nil))
@@ -75,7 +84,8 @@ extension DeliveryScheduler {
             let at = finished
             do {
                 outcome = .success(try await pool.runIfActive {
-                    try DeliveryScheduler.write(settled, finished: at, spool: spool, configuration: configuration)
+                    try DeliveryScheduler.write(settled, finished: at, spool: spool, configuration: configuration,
+                                                queued: queued)
                 })
             } catch {
                 outcome = .failure(error)
@@ -96,14 +106,31 @@ extension DeliveryScheduler {
             onEvent(.attempted(id, recipient: written.entry.recipients[result.recipientIndex].mailbox,
                                destination: result.destination, outcome: result.outcome))
         }
+        logNotices(written)
+        // A notice still owed after this attempt could not be queued: try
+        // again after the spool's error interval.
         let next = written.completed ? nil
             : Settlement.nextDue(written.entry, parked: written.parked, now: finished,
-                                 notAttemptedInterval: configuration.notAttemptedInterval)
+                                 notAttemptedInterval: configuration.notAttemptedInterval,
+                                 delayWarning: configuration.delayWarning,
+                                 noticeRetry: configuration.spoolErrorInterval)
         if written.completed {
             logger.info("\(id): removed from the queue, all recipients done", metadata: ["queue_id": "\(id)"])
         }
         onEvent(.processed(id, completed: written.completed, nextAttempt: next))
         return next
+    }
+
+    /// One line per notice queued, one per notice that could not be.
+    private func logNotices(_ written: Written) {
+        let id = written.entry.id
+        for notice in written.notices.queued {
+            logger.info("\(id): sender notice queued as \(notice)",
+                        metadata: ["queue_id": "\(id)", "notice_id": "\(notice)"])
+        }
+        for failure in written.notices.failures {
+            logger.error("\(id): \(failure); kept for a later attempt", metadata: ["queue_id": "\(id)"])
+        }
     }
 
     /// Logs a spool error and decides when to look again.

@@ -20,9 +20,11 @@ import TernSpool
 ///   recipients stay pending, see `UnconfiguredRemoteTransport`).
 /// - Temporary failures are retried on `RetrySchedule`; when the queue
 ///   lifetime ends, or on a permanent failure, the recipient fails with a
-///   bounce owed (RFC 3461/3464; the bounce stage comes later and keeps the
-///   entry until it has sent it). An entry whose recipients are all final
-///   is removed with `Spool.complete`.
+///   bounce owed (RFC 3461/3464). The bounce stage (`Notices`) queues the
+///   bounce as a new message, and a delay notice once
+///   `configuration.delayWarning` has passed; the entry stays until they
+///   are queued. An entry whose recipients are all final is removed with
+///   `Spool.complete`.
 /// - Blocking file work runs on an `NIOThreadPool`, never on an event loop
 ///   or for long on the cooperative pool. At most
 ///   `configuration.concurrency` messages are in progress at once.
@@ -129,7 +131,8 @@ public final class DeliveryScheduler: Service, Sendable {
         let now = Date()
         state.withLock { s in
             for entry in recovered.entries {
-                if let due = Settlement.nextDue(entry, now: now, notAttemptedInterval: configuration.notAttemptedInterval) {
+                if let due = Settlement.nextDue(entry, now: now, notAttemptedInterval: configuration.notAttemptedInterval,
+                                                delayWarning: configuration.delayWarning) {
                     s.due.schedule(entry.id, at: due)
                 }
             }

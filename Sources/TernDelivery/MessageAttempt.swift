@@ -169,7 +169,8 @@ enum Settlement {
                 case .retry(let at):
                     record.state = .deferred(attempts: attempts, lastError: reply, nextAttempt: at)
                 case .giveUp:
-                    let expired = DeliveryError.expired(after: describe(schedule.queueLifetime), lastError: reply).reply
+                    var expired = DeliveryError.expired(after: describe(schedule.queueLifetime), lastError: reply).reply
+                    expired.remoteMTA = reply.remoteMTA
                     record.state = .failed(reply: expired, at: now,
                                            bounce: bounce(for: index, in: entry))
                     entry.record(DeliveryAttempt(at: now, recipient: record.mailbox, destination: nil,
@@ -202,19 +203,31 @@ enum Settlement {
     }
 
     /// When the entry needs the scheduler again, or nil if never (all final,
-    /// held, or only failures whose bounce the bounce stage will handle).
+    /// or held).
+    ///
+    /// A bounce still owed (`Notices`) is due now, and so is a delay
+    /// notice (with `delayWarning`) once `arrivedAt + delayWarning` has
+    /// come; after an attempt that could not queue them, `noticeRetry`
+    /// later.
     static func nextDue(_ entry: SpoolEntry, parked: Set<Int> = [], now: Date,
-                        notAttemptedInterval: Duration) -> Date? {
+                        notAttemptedInterval: Duration, delayWarning: Duration? = nil,
+                        noticeRetry: Duration = .zero) -> Date? {
         if entry.held { return nil }
         let later = now.addingTimeInterval(RetryScheduleSeconds.of(notAttemptedInterval))
+        let noticeTime = now.addingTimeInterval(RetryScheduleSeconds.of(noticeRetry))
         var due: Date?
         for (index, record) in entry.recipients.enumerated() {
             let at: Date
             switch record.state {
             case .pending: at = parked.contains(index) ? later : now
             case .deferred(_, _, let next): at = parked.contains(index) ? max(next, later) : next
+            case .failed(_, _, .owed): at = noticeTime
             case .delivered, .failed: continue
             }
+            due = min(due ?? at, at)
+        }
+        if let delayWarning, let notice = Notices.delayNoticeDue(entry, after: delayWarning) {
+            let at = notice > now ? notice : noticeTime
             due = min(due ?? at, at)
         }
         return due

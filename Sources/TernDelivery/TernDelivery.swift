@@ -9,7 +9,8 @@
 //
 // It touches:
 //   - the spool, through `Spool` only: recover at startup, load, update and
-//     complete records, and read message files;
+//     complete records, read message files, and accept the bounces and
+//     delay notices it writes (`Notices`);
 //   - Maildirs below the configured template: it creates missing
 //     directories (mode 0700) and adds new files through `tmp/` → `new/`,
 //     never changing or removing a file it did not create;
@@ -21,4 +22,8 @@
 // its in-memory `DueQueue`; the `RecipientRouter` and `RemoteTransport`
 // protocols it is given; `MaildirDelivery` with `MaildirName`,
 // `MailboxPathTemplate` and `LineEndingConverter`; `DeliveryError` and
-// `DeliveryOutcome`; `DeliveryConfiguration`.
+// `DeliveryOutcome`; `DeliveryConfiguration`; under Bounce/, the bounce
+// stage `Notices` and the pure DSN renderer `DSNMessage` (RFC 3464, RFC
+// 6533) with `DeliveryReport` and `ReturnedOriginal`. Text in a notice that
+// came from a peer (a remote reply, an address) is cleaned of control
+// characters so that it cannot add header lines.

@@ -336,7 +336,7 @@ public final class Spool: Sendable {
     }
 
     /// Stores the mutable part of a committed entry (recipient states,
-    /// `held`, history) atomically: `tmp/<id>.state` is written, fsynced,
+    /// `held`, history, `delayNoticeSentAt`) atomically: `tmp/<id>.state` is written, fsynced,
     /// renamed over `state/<id>`, and `state/` is fsynced. A crash leaves
     /// the old state or the new one. The rest of the entry is fixed at
     /// accept and not written again.

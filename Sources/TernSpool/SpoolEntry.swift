@@ -6,7 +6,8 @@ import TernSMTP
 /// there is one. See `SpoolFiles` for both formats.
 ///
 /// `id`, `envelope`, `origin`, `arrivedAt` and `messageSize` are fixed at
-/// accept; `Spool.update` stores only `recipients`, `held` and `history`.
+/// accept; `Spool.update` stores only `recipients`, `held`, `history` and
+/// `delayNoticeSentAt`.
 /// An entry without a state file has every recipient pending, is not held
 /// and has no history.
 public struct SpoolEntry: Hashable, Sendable, Codable {
@@ -31,6 +32,9 @@ public struct SpoolEntry: Hashable, Sendable, Codable {
     public var held: Bool
     /// The most recent attempts, oldest first, at most `historyLimit`.
     public var history: [DeliveryAttempt]
+    /// When a delay notice (RFC 3464 DSN, Action: delayed) was queued for
+    /// this message; at most one is sent per message. nil: none yet.
+    public var delayNoticeSentAt: Date?
 
     public init(id: QueueID, envelope: Envelope, origin: MessageOrigin, arrivedAt: Date, messageSize: Int) {
         self.formatVersion = SpoolEntry.currentFormatVersion
@@ -42,6 +46,7 @@ public struct SpoolEntry: Hashable, Sendable, Codable {
         self.recipients = envelope.recipients.map { RecipientRecord(mailbox: $0.mailbox) }
         self.held = false
         self.history = []
+        self.delayNoticeSentAt = nil
     }
 
     /// Every recipient is final (delivered, or failed with no bounce waiting).
@@ -67,6 +72,7 @@ public struct SpoolEntry: Hashable, Sendable, Codable {
         held = state.held
         history = state.history
         recipients = state.recipients
+        delayNoticeSentAt = state.delayNoticeSentAt
     }
 
     /// Why this entry cannot be trusted, or nil when it is consistent.

@@ -32,6 +32,8 @@ import TernSMTP
 ///       "recipients" : [ { "mailbox" : "alice@example.com", "state" : { "status" : "deferred", … } } ]
 ///     }
 ///
+/// plus `"delayNoticeSentAt"` once a delay notice was queued.
+///
 /// Both are JSON pretty-printed with sorted keys, so that `cat` and `diff`
 /// serve an administrator; dates are RFC 3339 UTC with milliseconds.
 enum SpoolFiles {
@@ -58,6 +60,9 @@ enum SpoolFiles {
         var held: Bool
         var history: [DeliveryAttempt]
         var recipients: [RecipientRecord]
+        /// Absent from state files written before delay notices existed,
+        /// and left out while nil (the synthesized coding does both).
+        var delayNoticeSentAt: Date?
     }
 
     /// The first line and the header of the queue file for `entry`.
@@ -81,7 +86,7 @@ enum SpoolFiles {
 
     static func encodeState(_ entry: SpoolEntry) throws -> [UInt8] {
         let state = State(formatVersion: entry.formatVersion, id: entry.id, held: entry.held, history: entry.history,
-                          recipients: entry.recipients)
+                          recipients: entry.recipients, delayNoticeSentAt: entry.delayNoticeSentAt)
         var bytes = Array(try encoder().encode(state))
         bytes.append(UInt8(ascii: "\n"))
         return bytes

@@ -10,11 +10,17 @@ public struct SpoolReply: Hashable, Sendable, Codable, CustomStringConvertible {
     /// `class.subject.detail`, e.g. `4.3.1`.
     public var enhancedStatus: String
     public var text: String
+    /// The server that gave the reply, when it came from one (remote
+    /// delivery sets it; local failures leave it nil). A bounce names it
+    /// in `Remote-MTA:` (RFC 3464 §2.3.5). Absent from older records, and
+    /// left out of the record while nil.
+    public var remoteMTA: String?
 
-    public init(code: Int, enhancedStatus: String, text: String) {
+    public init(code: Int, enhancedStatus: String, text: String, remoteMTA: String? = nil) {
         self.code = code
         self.enhancedStatus = enhancedStatus
         self.text = text
+        self.remoteMTA = remoteMTA
     }
 
     /// True for 5yz replies (RFC 5321 §4.2.1: permanent negative completion).

@@ -47,13 +47,16 @@ struct Harness {
     let configuration: DeliveryConfiguration
     let logs = LogCapture()
 
-    init(router: TableRouter, retry: RetrySchedule = RetrySchedule()) throws {
+    init(router: TableRouter, retry: RetrySchedule = RetrySchedule(),
+         configure: (inout DeliveryConfiguration) -> Void = { _ in }) throws {
         dir = try TemporaryDirectory()
         spool = try Spool(directory: dir.path + "/spool")
         self.router = router
-        configuration = DeliveryConfiguration(
+        var configuration = DeliveryConfiguration(
             maildirTemplate: try MailboxPathTemplate(dir.path + "/mail/{domain}/{user}/Maildir"),
             hostname: "mx.example.com", concurrency: 4, retrySchedule: retry)
+        configure(&configuration)
+        self.configuration = configuration
     }
 
     func maildir(_ user: String, _ domain: String = "example.com") -> String {
@@ -165,26 +168,26 @@ struct DeliverySchedulerTests {
         #expect(fileNames(h.dir.path + "/spool/state") == [id.text])
     }
 
-    @Test("A user that vanished since RCPT fails with 5.1.1 and a bounce owed; the entry stays for the bounce")
+    @Test("A user that vanished since RCPT fails with 5.1.1; the bounce is queued and the entry leaves the spool")
     func unknownUser() async throws {
         let h = try Harness(router: TableRouter())
         let id = try h.accept(["gone@example.com"])
         let fromNull = try h.accept(["gone@example.com"], sender: nil)
         let recorder = EventRecorder()
         try await h.withScheduler(recorder) { _, events in
-            try await events.waitUntil { _ in !events.processed(id).isEmpty && events.completed(fromNull) }
+            try await events.waitUntil { _ in
+                events.completed(id) && events.completed(fromNull) && fileNames(h.dir.path + "/spool/env").isEmpty
+            }
         }
-        // Nothing more to do until the bounce stage: not completed, no next attempt.
-        #expect(recorder.processed(id) == [.processed(id, completed: false, nextAttempt: nil)])
-        let entry = try h.spool.load(id)
-        guard case .failed(let reply, _, let bounce) = entry.recipients[0].state else {
-            Issue.record("expected failed, got \(entry.recipients[0].state)")
-            return
+        #expect(recorder.processed(id) == [.processed(id, completed: true, nextAttempt: nil)])
+        let failed = recorder.all.compactMap { event -> (Mailbox, DeliveryOutcome)? in
+            guard case .attempted(_, let recipient, _, let outcome) = event else { return nil }
+            return (recipient, outcome)
         }
-        #expect(reply == SpoolReply(code: 550, enhancedStatus: "5.1.1", text: "<gone@example.com>: user unknown"))
-        #expect(bounce == .owed)
-        // With a null reverse-path no bounce is owed (RFC 5321 §4.5.5), so that entry is gone.
-        #expect(throws: SpoolError.notFound(fromNull)) { try h.spool.load(fromNull) }
+        // The original's recipient, then the bounce's: sender@example.org is
+        // unknown here too, and a bounce is never bounced (RFC 5321 §4.5.5).
+        #expect(failed.map(\.0.text).sorted() == ["gone@example.com", "gone@example.com", "sender@example.org"])
+        #expect(failed.allSatisfy { $0.1 == .permanentFailure(DeliveryError.userUnknown($0.0.text).reply) })
     }
 
     @Test("A remote recipient stays pending while remote delivery is not configured; local ones are delivered")

@@ -78,7 +78,22 @@ struct SettlementTests {
         #expect(at == Self.now)
         #expect(bounce == .owed)
         #expect(!entry.isComplete)
-        #expect(Settlement.nextDue(entry, now: Self.now, notAttemptedInterval: .seconds(3600)) == nil)
+        // The bounce is owed: due at once for the bounce stage.
+        #expect(Settlement.nextDue(entry, now: Self.now, notAttemptedInterval: .seconds(3600)) == Self.now)
+    }
+
+    @Test("Expiry keeps the remote MTA of the last error, for the bounce's Remote-MTA")
+    func expiredKeepsRemoteMTA() {
+        let start = entry(arrived: Self.now.addingTimeInterval(-6 * 86400))
+        var temp = Self.temp
+        temp.remoteMTA = "mx1.example.net"
+        let (entry, _) = settle([(Self.bob, .temporaryFailure(temp))], entry: start)
+        guard case .failed(let reply, _, _) = entry.recipients[0].state else {
+            Issue.record("expected failed, got \(entry.recipients[0].state)")
+            return
+        }
+        #expect(reply.enhancedStatus == "5.4.7")
+        #expect(reply.remoteMTA == "mx1.example.net")
     }
 
     @Test("A permanent failure fails the recipient with a bounce owed, or none for a null sender",

@@ -49,7 +49,8 @@ public struct Envelope: Hashable, Sendable, Codable {
 
 /// Where a message came from: what the Received field and later checks need.
 public struct MessageOrigin: Hashable, Sendable, Codable {
-    /// The listener's role: "mx", "submission", "submissions", or "local" (sendmail).
+    /// The listener's role: "mx", "submission", "submissions", or "local"
+    /// (sendmail); "dsn" for a bounce or delay notice this host generated.
     public var role: String
     public var clientAddress: String
     /// The EHLO/HELO argument.
