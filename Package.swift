@@ -22,10 +22,20 @@ let package = Package(
     targets: [
         // System library: crypt(3) from libxcrypt (yescrypt, SHA512-CRYPT, bcrypt).
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
+        // System library: libldns builds and parses DNS packets (Debian: libldns-dev).
+        .systemLibrary(name: "CLDNS", path: "Sources/CLDNS", pkgConfig: "ldns"),
 
         .target(
             name: "TernSMTP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "TernDNS",
+            dependencies: [
+                "CLDNS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "TernAccounts",
@@ -81,7 +91,19 @@ let package = Package(
             ]
         ),
 
+        // Fixtures that several test targets share (a real nsd on loopback);
+        // a library only test targets depend on.
+        .target(
+            name: "TernTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/Support"
+        ),
+
         .testTarget(name: "TernSMTPTests", dependencies: ["TernSMTP"]),
+        .testTarget(name: "TernDNSTests", dependencies: ["TernDNS", "TernTestSupport"]),
         .testTarget(name: "TernAccountsTests", dependencies: ["TernAccounts"]),
         .testTarget(name: "TernSpoolTests", dependencies: ["TernSpool"]),
         .testTarget(name: "TernDeliveryTests", dependencies: ["TernDelivery"], exclude: ["Golden"]),
