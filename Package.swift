@@ -48,7 +48,9 @@ let package = Package(
         .target(
             name: "TernDelivery",
             dependencies: [
-                "TernSMTP", "TernSpool", "TernAccounts",
+                "TernSMTP", "TernSpool", "TernAccounts", "TernDNS",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -70,7 +72,7 @@ let package = Package(
         .target(
             name: "TernServer",
             dependencies: [
-                "TernSMTP", "TernAccounts", "TernSpool", "TernDelivery", "TernInbound",
+                "TernSMTP", "TernAccounts", "TernSpool", "TernDNS", "TernDelivery", "TernInbound",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -106,12 +108,12 @@ let package = Package(
         .testTarget(name: "TernDNSTests", dependencies: ["TernDNS", "TernTestSupport"]),
         .testTarget(name: "TernAccountsTests", dependencies: ["TernAccounts"]),
         .testTarget(name: "TernSpoolTests", dependencies: ["TernSpool"]),
-        .testTarget(name: "TernDeliveryTests", dependencies: ["TernDelivery"], exclude: ["Golden"]),
+        .testTarget(name: "TernDeliveryTests", dependencies: ["TernDelivery", "TernDNS"], exclude: ["Golden"]),
         .testTarget(name: "TernServerTests", dependencies: ["TernServer"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "TernServer", "TernInbound", "TernSMTP", "TernAccounts", "TernSpool",
+                "TernServer", "TernInbound", "TernSMTP", "TernAccounts", "TernSpool", "TernTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

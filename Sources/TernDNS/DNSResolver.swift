@@ -27,6 +27,7 @@ public final class DNSResolver: Sendable {
     private let cache: DNSCache
     private let clock: @Sendable () -> NIODeadline
     private let counters = Counters()
+    private let exchanges = OpenExchanges()
 
     public convenience init(configuration: DNSResolverConfiguration, eventLoopGroup: any EventLoopGroup) {
         self.init(configuration: configuration, eventLoopGroup: eventLoopGroup, clock: { NIODeadline.now() })
@@ -48,9 +49,12 @@ public final class DNSResolver: Sendable {
                               timeouts: counters.timeouts.load(ordering: .relaxed))
     }
 
-    /// Forgets every cached answer. Nothing else needs cleaning up: no
-    /// socket outlives its lookup.
+    /// Ends the lookups in progress (they answer `.timeout` or a failure)
+    /// and refuses new ones, then forgets every cached answer. Call it
+    /// before the event loop group stops.
     public func shutdown() async {
+        exchanges.closeAll()
+        await exchanges.waitUntilIdle()
         cache.removeAll()
     }
 
@@ -193,13 +197,14 @@ public final class DNSResolver: Sendable {
                     return .failed(.failure("cannot encode a query for \(name)"))
                 }
                 counters.queriesSent.add(1, ordering: .relaxed)
+                guard exchanges.isOpen else { return .failed(.failure("the resolver is shut down")) }
                 var outcome = await DNSTransport.udp(query: query, id: id, question: question, server: server,
-                                                     timeout: timeout, group: group)
+                                                     timeout: timeout, group: group, exchanges: exchanges)
                 if case .reply(let reply) = outcome, reply.truncated {
                     counters.queriesSent.add(1, ordering: .relaxed)
                     counters.tcpQueries.add(1, ordering: .relaxed)
                     outcome = await DNSTransport.tcp(query: query, id: id, question: question, server: server,
-                                                     timeout: timeout, group: group)
+                                                     timeout: timeout, group: group, exchanges: exchanges)
                 }
                 switch outcome {
                 case .reply(let reply) where reply.truncated:

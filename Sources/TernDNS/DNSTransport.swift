@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import NIOPosix
 
 /// One query sent to one nameserver and its reply, over UDP or TCP. Each
@@ -41,7 +42,7 @@ enum DNSTransport {
     /// random source port) and waits for a datagram from `server` that
     /// `judge` accepts.
     static func udp(query: [UInt8], id: UInt16, question: DNSQuestion, server: SocketAddress,
-                    timeout: TimeAmount, group: any EventLoopGroup) async -> Outcome {
+                    timeout: TimeAmount, group: any EventLoopGroup, exchanges: OpenExchanges) async -> Outcome {
         let loop = group.next()
         let promise = loop.makePromise(of: Outcome.self)
         let bootstrap = DatagramBootstrap(group: loop).channelInitializer { channel in
@@ -52,8 +53,13 @@ enum DNSTransport {
             }
         }
         let wildcard = server.protocol == .inet6 ? "::" : "0.0.0.0"
+        guard exchanges.enter() else { return .noAnswer("the resolver is shut down") }
+        defer { exchanges.leave() }
         do {
-            _ = try await bootstrap.bind(host: wildcard, port: 0).get()
+            let channel = try await bootstrap.bind(host: wildcard, port: 0).get()
+            exchanges.add(channel)
+            defer { exchanges.remove(channel) }
+            return (try? await promise.futureResult.get()) ?? .noAnswer("exchange abandoned")
         } catch {
             promise.succeed(.noAnswer("cannot open a UDP socket: \(error)"))
         }
@@ -64,7 +70,7 @@ enum DNSTransport {
     /// (RFC 1035 §4.2.2, RFC 7766) and reads one reply; connecting and
     /// answering together must fit in `timeout`.
     static func tcp(query: [UInt8], id: UInt16, question: DNSQuestion, server: SocketAddress,
-                    timeout: TimeAmount, group: any EventLoopGroup) async -> Outcome {
+                    timeout: TimeAmount, group: any EventLoopGroup, exchanges: OpenExchanges) async -> Outcome {
         let loop = group.next()
         let promise = loop.makePromise(of: Outcome.self)
         let deadline = NIODeadline.now() + timeout
@@ -77,8 +83,13 @@ enum DNSTransport {
                                            promise: promise))
                 }
             }
+        guard exchanges.enter() else { return .noAnswer("the resolver is shut down") }
+        defer { exchanges.leave() }
         do {
-            _ = try await bootstrap.connect(to: server).get()
+            let channel = try await bootstrap.connect(to: server).get()
+            exchanges.add(channel)
+            defer { exchanges.remove(channel) }
+            return (try? await promise.futureResult.get()) ?? .noAnswer("exchange abandoned")
         } catch {
             promise.succeed(.noAnswer("cannot connect over TCP: \(error)"))
         }
@@ -218,5 +229,65 @@ private final class TCPExchangeHandler: ChannelInboundHandler {
         timer?.cancel()
         promise.succeed(outcome)
         context.close(promise: nil)
+    }
+}
+
+/// The sockets of the exchanges in progress, so that shutting the resolver
+/// down ends them at once (their handlers then answer "socket closed")
+/// instead of leaving them to an event loop that is about to stop.
+final class OpenExchanges: Sendable {
+    private struct State {
+        var open = true
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        /// Exchanges between `enter` and `leave`, sockets or not yet.
+        var inFlight = 0
+    }
+    private let state = Mutex(State())
+
+    var isOpen: Bool { state.withLock { $0.open } }
+
+    /// Counts an exchange in; false once shut down.
+    func enter() -> Bool {
+        state.withLock { s in
+            guard s.open else { return false }
+            s.inFlight += 1
+            return true
+        }
+    }
+
+    func leave() {
+        state.withLock { $0.inFlight -= 1 }
+    }
+
+    /// Waits (briefly polling) until no exchange is in flight, at most `limit`.
+    func waitUntilIdle(limit: Duration = .seconds(5)) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        while state.withLock({ $0.inFlight }) > 0 && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    func add(_ channel: any Channel) {
+        let closeNow = state.withLock { s -> Bool in
+            guard s.open else { return true }
+            s.channels[ObjectIdentifier(channel)] = channel
+            return false
+        }
+        if closeNow { channel.close(promise: nil) }
+    }
+
+    func remove(_ channel: any Channel) {
+        _ = state.withLock { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    /// Refuses new exchanges and closes those in progress.
+    func closeAll() {
+        let channels = state.withLock { s -> [any Channel] in
+            s.open = false
+            defer { s.channels = [:] }
+            return Array(s.channels.values)
+        }
+        for channel in channels { channel.close(promise: nil) }
     }
 }

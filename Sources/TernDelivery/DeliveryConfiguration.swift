@@ -18,6 +18,10 @@ public struct DeliveryConfiguration: Hashable, Sendable {
     /// threads mostly wait for fsync), and with more the threads only
     /// queued on the same directories.
     public var concurrency: Int
+    /// How many messages may wait on remote delivery at once, on top of
+    /// `concurrency` (the remote engine limits each destination to 20
+    /// connections itself). Default: 200.
+    public var remoteConcurrency: Int = 200
     /// Backoff after temporary failures and the queue lifetime.
     /// Default: `RetrySchedule()` — 1 min doubling to 1 h, 20 % jitter, 5 days.
     public var retrySchedule: RetrySchedule

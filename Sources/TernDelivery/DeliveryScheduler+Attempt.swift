@@ -73,7 +73,9 @@ extension DeliveryScheduler {
         if let written = first.written {
             outcome = written
         } else {
+            enterRemote()
             let outcomes = await remote.deliver(plan.entry, to: plan.remote.map(\.mailbox))
+            leaveRemote()
             for (i, item) in plan.remote.enumerated() {
                 let outcome = i < outcomes.count ? outcomes[i]
                     : .temporaryFailure(SpoolReply(code: 451, enhancedStatus: "4.3.0", text: "remote transport gave no outcome"))
@@ -172,11 +174,11 @@ extension DeliveryScheduler {
             dsn = "2.0.0"
             level = .info
         case .temporaryFailure(let reply):
-            text = reply.description
+            text = reply.attributed
             dsn = reply.enhancedStatus
             level = .notice
         case .permanentFailure(let reply):
-            text = reply.description
+            text = reply.attributed
             dsn = reply.enhancedStatus
             level = .notice
         case .notAttempted(let reason):
@@ -190,7 +192,11 @@ extension DeliveryScheduler {
             text += "; attempt \(attempts), next in \(Int(next.timeIntervalSince(now).rounded()))s"
         case (.temporaryFailure, .failed(let reply, _, let bounce)), (.permanentFailure, .failed(let reply, _, let bounce)):
             if reply.enhancedStatus == "5.4.7" { text += "; \(reply.text)" }
-            text += "; bounce \(bounce == .owed ? "owed" : "not owed")"
+            switch bounce {
+            case .owed: text += "; bounce owed"
+            case .sent: text += "; bounce sent"
+            case .notOwed: text += "; no bounce owed"
+            }
         default:
             break
         }

@@ -46,6 +46,11 @@ public final class DeliveryScheduler: Service, Sendable {
     private struct State {
         var due = DueQueue()
         var running: Set<QueueID> = []
+        /// Of `running`, those waiting on the remote transport: they do
+        /// not hold one of the `concurrency` slots (a slow remote host must
+        /// not hold up local delivery), but at most
+        /// `remoteConcurrency` of them are in flight.
+        var remote = 0
         /// Enqueued while an attempt on it was running: look again after.
         var again: [QueueID: Date] = [:]
         var stopping = false
@@ -158,7 +163,8 @@ public final class DeliveryScheduler: Service, Sendable {
         while true {
             let next = state.withLock { s -> Next in
                 if s.stopping { return .stop }
-                guard s.running.count < configuration.concurrency else { return .wait(until: nil) }
+                guard s.running.count - s.remote < configuration.concurrency,
+                      s.remote < configuration.remoteConcurrency else { return .wait(until: nil) }
                 if let id = s.due.popDue(now: Date()) {
                     s.running.insert(id)
                     return .run(id)
@@ -171,6 +177,18 @@ public final class DeliveryScheduler: Service, Sendable {
             case .wait(let deadline): await wake.wait(until: deadline)
             }
         }
+    }
+
+    /// An attempt hands its remote recipients to the transport: its slot
+    /// is free for local work until `leaveRemote()`.
+    func enterRemote() {
+        state.withLock { $0.remote += 1 }
+        wake.signal()
+    }
+
+    func leaveRemote() {
+        state.withLock { $0.remote -= 1 }
+        wake.signal()
     }
 
     private func finish(_ id: QueueID, nextAttempt: Date?) {

@@ -20,6 +20,9 @@ public struct ListenerContext: Sendable {
     public var timeouts: Timeouts
     public var logger: Logger
     public var registry: SessionRegistry
+    /// Finds the client's verified host name for the Received field; nil =
+    /// no lookups (the field then says `unknown`).
+    public var reverseNames: (any ReverseNameLookup)?
 
     /// RFC 5321 §4.5.3.2 server timeouts. Defaults: 5 min per command, 3 min
     /// per data block, 10 min for a whole transfer.
@@ -38,7 +41,9 @@ public struct ListenerContext: Sendable {
     public init(session: SessionConfiguration, policy: any InboundPolicy, queue: any InboundQueue, tls: TLSContextProvider?,
                 connections: ConnectionLimiter, authFailures: AuthFailureTracker, storePool: NIOThreadPool,
                 authPool: NIOThreadPool,
-                timeouts: Timeouts = Timeouts(), logger: Logger, registry: SessionRegistry) {
+                timeouts: Timeouts = Timeouts(), logger: Logger, registry: SessionRegistry,
+                reverseNames: (any ReverseNameLookup)? = nil) {
+        self.reverseNames = reverseNames
         self.session = session
         self.policy = policy
         self.queue = queue
@@ -51,4 +56,12 @@ public struct ListenerContext: Sendable {
         self.logger = logger
         self.registry = registry
     }
+}
+
+/// The name a client's address is known by, when its PTR record names a
+/// host whose own addresses include it (forward-confirmed reverse DNS, as
+/// Postfix's `reverse_client_name` check); nil when there is none, when the
+/// names disagree, or when DNS fails.
+public protocol ReverseNameLookup: Sendable {
+    func verifiedName(of address: String) async -> String?
 }

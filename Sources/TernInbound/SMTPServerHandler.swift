@@ -17,6 +17,9 @@ final class SMTPServerHandler: ChannelInboundHandler {
     private var session: ServerSession
     private var logger: Logger
     private var clientAddress = "unknown"
+    /// The client's forward-confirmed name, once the lookup started at
+    /// connect has answered (a message sent before then says `unknown`).
+    private var reverseName: String?
     private var admitted = false
     private var started = false
     private var lastActivity = NIODeadline.now()
@@ -54,6 +57,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
         admitted = true
         shared.registry.add(context.channel)
         logger.info("connection opened")
+        lookUpReverseName(context: context)
         scheduleTimer(context: context, after: shared.timeouts.command)
         if role != .submissions {
             started = true
@@ -241,16 +245,33 @@ final class SMTPServerHandler: ChannelInboundHandler {
         }
     }
 
+    // MARK: Reverse DNS
+
+    /// Starts the client's reverse lookup; its answer is kept on the event loop.
+    private func lookUpReverseName(context: ChannelHandlerContext) {
+        guard let lookup = shared.reverseNames, clientAddress != "unknown" else { return }
+        let address = clientAddress
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let channel = context.channel
+        Task {
+            let name = await lookup.verifiedName(of: address)
+            // A session that has ended needs no name (and its loop may be stopping).
+            guard channel.isActive else { return }
+            eventLoop.execute { bound.value.reverseName = name }
+        }
+    }
+
     // MARK: Delivery to the queue
 
     private func deliver(_ request: DeliveryRequest, context: ChannelHandlerContext) {
         let queue = shared.queue
         let id = queue.makeID()
         let origin = MessageOrigin(role: role.rawValue, clientAddress: clientAddress, heloName: request.heloName,
-                                   reverseName: nil, tlsVersion: request.tls?.version, tlsCipher: request.tls?.cipher,
+                                   reverseName: reverseName, tlsVersion: request.tls?.version, tlsCipher: request.tls?.cipher,
                                    authenticatedUser: request.authenticatedUser, protocolName: request.protocolName,
                                    receivedAt: Date())
-        let received = ReceivedField.render(heloName: request.heloName, reverseName: nil, clientAddress: clientAddress,
+        let received = ReceivedField.render(heloName: request.heloName, reverseName: reverseName, clientAddress: clientAddress,
                                             tls: request.tls, hostname: shared.session.hostname,
                                             protocolName: request.protocolName, id: id,
                                             recipients: request.envelope.recipients.map(\.mailbox), date: origin.receivedAt)

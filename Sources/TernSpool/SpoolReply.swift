@@ -15,12 +15,24 @@ public struct SpoolReply: Hashable, Sendable, Codable, CustomStringConvertible {
     /// in `Remote-MTA:` (RFC 3464 §2.3.5). Absent from older records, and
     /// left out of the record while nil.
     public var remoteMTA: String?
+    /// Where that server was reached and how: `127.0.0.75:25, TLSv1.3`
+    /// (for logs and `tern queue show`). Left out of the record while nil.
+    public var remoteAddress: String?
 
-    public init(code: Int, enhancedStatus: String, text: String, remoteMTA: String? = nil) {
+    public init(code: Int, enhancedStatus: String, text: String, remoteMTA: String? = nil,
+                remoteAddress: String? = nil) {
         self.code = code
         self.enhancedStatus = enhancedStatus
         self.text = text
         self.remoteMTA = remoteMTA
+        self.remoteAddress = remoteAddress
+    }
+
+    /// `description`, preceded by the server that said it when known:
+    /// `mx.example.net[192.0.2.1:25, TLSv1.3] said: 550 5.1.1 …`.
+    public var attributed: String {
+        guard let remoteMTA else { return description }
+        return "\(remoteMTA)\(remoteAddress.map { "[\($0)]" } ?? "") said: \(description)"
     }
 
     /// True for 5yz replies (RFC 5321 §4.2.1: permanent negative completion).

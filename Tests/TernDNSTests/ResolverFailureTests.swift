@@ -17,7 +17,9 @@ struct ResolverFailureTests {
         let elapsed = ContinuousClock.now - start
         #expect(result == .timeout)
         #expect(elapsed >= .milliseconds(550))
-        #expect(elapsed < .seconds(3))
+        // Generous: a loaded machine (the whole suite runs in parallel) is
+        // slow, but a resolver that waited on anything but its timers is slower.
+        #expect(elapsed < .seconds(8))
         #expect(resolver.statistics.queriesSent == 2)
         #expect(resolver.statistics.timeouts == 2)
     }
@@ -28,7 +30,7 @@ struct ResolverFailureTests {
         let resolver = try makeResolver(["127.0.0.1:\(port)"], timeout: .milliseconds(200), attempts: 1)
         let start = ContinuousClock.now
         #expect(await resolver.mx("d.test") == .timeout)
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(ContinuousClock.now - start < .seconds(8))
     }
 
     @Test("Timeouts are not cached")

@@ -230,7 +230,9 @@ struct DeliverySchedulerTests {
             try await events.waitUntil { _ in !events.processed(id).isEmpty }
         }
         let deferred = try h.spool.load(id)
-        guard case .deferred(1, let reply, _) = deferred.recipients[0].state else {
+        // At least one attempt failed (a slow machine may have retried once
+        // more before the scheduler stopped).
+        guard case .deferred(let attempts, let reply, _) = deferred.recipients[0].state, attempts >= 1 else {
             Issue.record("expected deferred, got \(deferred.recipients[0].state)")
             return
         }

@@ -221,7 +221,7 @@ public struct ClientSession: Sendable {
         case .closed, .quit: return []
         default:
             state = .quit
-            waiting = .command
+            waiting = .quit
             return [.send(ClientSession.line("QUIT"))]
         }
     }
@@ -495,7 +495,7 @@ public struct ClientSession: Sendable {
         let failure = ClientFailure(stage, reply: reply, text)
         if quit && reply?.code != 421 {
             state = .quit
-            waiting = .command
+            waiting = .quit
             return [.failed(failure), .send(ClientSession.line("QUIT"))]
         }
         state = .closed

@@ -175,6 +175,8 @@ public enum ClientWait: Hashable, Sendable {
     case dataBlock
     /// The reply after the final dot: 10 minutes.
     case dataTermination
+    /// The 221 after QUIT: nothing depends on it, so not long (10 s).
+    case quit
     /// Not waiting for the server (TLS handshake has its own, idle).
     case none
 }
@@ -190,6 +192,8 @@ public struct ClientTimeouts: Hashable, Sendable {
     public var dataTermination: Duration = .seconds(600)
     /// Connecting, and the TLS handshake. Not in RFC 5321; Postfix uses 30 s.
     public var connect: Duration = .seconds(30)
+    /// The reply to QUIT.
+    public var quit: Duration = .seconds(10)
 
     public init() {}
 
@@ -204,6 +208,7 @@ public struct ClientTimeouts: Hashable, Sendable {
         t.dataBlock = d
         t.dataTermination = d
         t.connect = d
+        t.quit = d
         return t
     }
 
@@ -216,6 +221,7 @@ public struct ClientTimeouts: Hashable, Sendable {
         case .dataInitiation: return dataInitiation
         case .dataBlock: return dataBlock
         case .dataTermination: return dataTermination
+        case .quit: return quit
         case .none: return nil
         }
     }

@@ -37,6 +37,9 @@ public struct Configuration: Sendable, Equatable {
     public var dns: DNS
     /// `[delivery]`: how mail leaves this host.
     public var delivery: Delivery
+    /// `[routes]`: recipient domain (lower-case ASCII) → `"relay"` or
+    /// `"direct"`; domains not listed go through the relay when one is set.
+    public var routes: [String: String] = [:]
     /// `[dkim]`: signing keys.
     public var dkim: DKIM
     /// `[limits]`: sizes and counts that protect the server.
@@ -156,9 +159,19 @@ public struct Configuration: Sendable, Equatable {
         public var sourceAddress: String?
         /// `mx_port`: the port of remote MX hosts (tests change it). Default: `25`.
         public var mxPort: Int = 25
+        /// `address_order`: `"ipv4-first"`, `"ipv6-first"`, `"ipv4-only"` or
+        /// `"ipv6-only"`: which addresses of an MX host are tried first.
+        /// Default: `"ipv4-first"` (a VPS's IPv6 often lacks the reverse DNS
+        /// big receivers insist on).
+        public var addressOrder: String = "ipv4-first"
         /// `relay`, `relay_username`, `relay_password_file`: send all remote
         /// mail through this host instead of to the MX. Default: `nil` (`""`).
         public var relay: Relay?
+        /// `retry_min`: the wait after a first temporary failure; it doubles
+        /// with each further one (with jitter). Default: `"1m"`.
+        public var retryMin: Duration = .seconds(60)
+        /// `retry_max`: the longest wait between two attempts. Default: `"1h"`.
+        public var retryMax: Duration = .seconds(3_600)
         /// `queue_lifetime`: how long to keep retrying before bouncing.
         /// Default: `"5d"`.
         public var queueLifetime: Duration = .seconds(5 * 86_400)
@@ -184,6 +197,9 @@ public struct Configuration: Sendable, Equatable {
         /// `relay_password_file`: a file holding the password, absolute; set
         /// exactly when `username` is. Default: `""`.
         public var passwordFile: String?
+        /// `relay_ca_file`: PEM certificates of the authorities to trust for
+        /// the relay's certificate; `nil` (`""`) = the system's. Default: `""`.
+        public var caFile: String?
 
         public init(host: String, port: Int, username: String? = nil, passwordFile: String? = nil) {
             self.host = host

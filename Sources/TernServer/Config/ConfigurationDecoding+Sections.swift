@@ -103,7 +103,30 @@ extension ConfigurationDecoder {
             }
         }
         if let port = integer(table, section, "mx_port", in: 1...65_535) { delivery.mxPort = port.value }
+        if let order = string(table, section, "address_order") {
+            let allowed = ["ipv4-first", "ipv6-first", "ipv4-only", "ipv6-only"]
+            if allowed.contains(order.value) {
+                delivery.addressOrder = order.value
+            } else {
+                report(order, "must be one of \(allowed.map { "\"\($0)\"" }.joined(separator: ", ")), got \(Self.quoted(order.value))")
+            }
+        }
         delivery.relay = decodeRelay(table)
+        if let ca = path(table, section, "relay_ca_file", emptyMeansOff: true), let file = ca.value {
+            if delivery.relay == nil {
+                report(ca, "is set but 'delivery.relay' is empty")
+            } else {
+                delivery.relay?.caFile = file
+            }
+        }
+        if let minimum = positiveDuration(table, section, "retry_min") { delivery.retryMin = minimum }
+        if let maximum = duration(table, section, "retry_max") {
+            if maximum.value < delivery.retryMin {
+                report(maximum, "must not be shorter than 'delivery.retry_min' (\(ConfigDuration.format(delivery.retryMin)))")
+            } else {
+                delivery.retryMax = maximum.value
+            }
+        }
         if let lifetime = positiveDuration(table, section, "queue_lifetime") { delivery.queueLifetime = lifetime }
         if let warning = duration(table, section, "delay_warning") {
             if warning.value == .zero {
@@ -116,6 +139,35 @@ extension ConfigurationDecoder {
         }
         if let capture = path(table, section, "capture", emptyMeansOff: true) { delivery.capture = capture.value }
         return delivery
+    }
+
+    /// `[routes]`: `"domain" = "relay" | "direct"`. A route to the relay
+    /// needs `delivery.relay`.
+    mutating func decodeRoutes(_ root: TOMLTable, relay: Configuration.Relay?) -> [String: String] {
+        guard let table = section(ConfigurationSchema.routes, in: root) else { return [:] }
+        var routes: [String: String] = [:]
+        for entry in table.entries {
+            let key = ConfigurationDecoder.fullKey(ConfigurationSchema.routes, TOMLKey.display([entry.key]))
+            let line = entry.keyLocation.line
+            guard let domain = try? Domain(parsing: entry.key), domain.kind == .name else {
+                report(key, line: line, "'\(key)': \(Self.quoted(entry.key)) is not a domain name")
+                continue
+            }
+            guard let value = entry.value.string else {
+                report(key, line: line, "'\(key)' must be \"relay\" or \"direct\", got \(entry.value.typeName)")
+                continue
+            }
+            guard value == "relay" || value == "direct" else {
+                report(key, line: line, "'\(key)' must be \"relay\" or \"direct\", got \(Self.quoted(value))")
+                continue
+            }
+            if value == "relay" && relay == nil {
+                report(key, line: line, "'\(key)' routes to the relay but 'delivery.relay' is empty")
+                continue
+            }
+            routes[domain.ascii.lowercased()] = value
+        }
+        return routes
     }
 
     /// `relay`, `relay_username` and `relay_password_file` together. The

@@ -22,6 +22,7 @@ extension ConfigurationDecoder {
         let mailbox = decodeMailbox(root)
         let dns = decodeDNS(root)
         let delivery = decodeDelivery(root)
+        let routes = decodeRoutes(root, relay: delivery.relay)
         let dkim = decodeDKIM(root)
         let limits = decodeLimits(root)
         let timeouts = decodeTimeouts(root)
@@ -36,6 +37,7 @@ extension ConfigurationDecoder {
         configuration.mailbox = mailbox
         configuration.dns = dns
         configuration.delivery = delivery
+        configuration.routes = routes
         configuration.dkim = dkim
         configuration.limits = limits
         configuration.timeouts = timeouts

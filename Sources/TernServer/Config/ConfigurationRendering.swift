@@ -48,14 +48,22 @@ extension Configuration {
         out.table("delivery")
         out.set("source_address", .string(delivery.sourceAddress ?? ""))
         out.set("mx_port", .integer(delivery.mxPort))
+        out.set("address_order", .string(delivery.addressOrder))
         let relay = delivery.relay
         let relayHost = relay.map { $0.host.contains(":") ? "[\($0.host)]" : $0.host }
         out.set("relay", .string(relay.map { "\(relayHost ?? $0.host):\($0.port)" } ?? ""))
         out.set("relay_username", .string(relay?.username ?? ""))
         out.set("relay_password_file", .string(relay?.passwordFile ?? ""))
+        out.set("relay_ca_file", .string(relay?.caFile ?? ""))
+        out.set("retry_min", .duration(delivery.retryMin))
+        out.set("retry_max", .duration(delivery.retryMax))
         out.set("queue_lifetime", .duration(delivery.queueLifetime))
         out.set("delay_warning", .duration(delivery.delayWarning ?? .zero))
         out.set("capture", .string(delivery.capture ?? ""))
+        out.table(ConfigurationSchema.routes)
+        for domain in routes.keys.sorted() {
+            out.set("\"\(domain)\"", .string(routes[domain] ?? "direct"))
+        }
     }
 
     private func renderLimits(into out: inout TOMLWriter) {

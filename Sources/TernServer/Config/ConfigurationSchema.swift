@@ -8,6 +8,9 @@ enum ConfigurationSchema {
     /// The array of tables holding listeners.
     static let listener = "listener"
 
+    /// The section whose keys are domains (`"gmail.com" = "relay"`).
+    static let routes = "routes"
+
     /// Sections (`[name]`) and their keys, in the order of `etc/tern.toml`.
     static let sections: [(name: String, keys: [String])] = [
         (listener, ["address", "role", "proxy_protocol"]),
@@ -16,9 +19,11 @@ enum ConfigurationSchema {
         ("mailbox", ["maildir"]),
         ("dns", ["nameservers"]),
         ("delivery", [
-            "source_address", "mx_port", "relay", "relay_username", "relay_password_file",
-            "queue_lifetime", "delay_warning", "capture",
+            "source_address", "mx_port", "address_order", "relay", "relay_username", "relay_password_file",
+            "relay_ca_file", "retry_min", "retry_max", "queue_lifetime", "delay_warning", "capture",
         ]),
+        // Keys are recipient domains, values "relay" or "direct".
+        (routes, []),
         ("dkim", ["keys"]),
         ("limits", [
             "message_size", "recipients", "connections", "connections_per_ip", "errors",

@@ -5,6 +5,7 @@ import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 import TernAccounts
+import TernDNS
 import TernDelivery
 import TernInbound
 import TernSMTP
@@ -47,6 +48,10 @@ public final class Server: Sendable {
     private let authPool: NIOThreadPool
     private let serviceGroup: ServiceGroup
     private let logger: Logger
+    /// What delivers remote mail (the MX/relay engine or the capture Maildir).
+    public let remote: any RemoteTransport
+    /// The server's one resolver.
+    public let resolver: DNSResolver
 
     /// The address each configured listener is bound to, in configuration order.
     public var boundAddresses: [SocketAddress] { inbound.boundAddresses }
@@ -61,7 +66,10 @@ public final class Server: Sendable {
 
     private init(configuration: Configuration, accounts: AccountsStore, spool: Spool, scheduler: DeliveryScheduler,
                  inbound: InboundServer, tls: TLSContextProvider?, group: MultiThreadedEventLoopGroup,
-                 storePool: NIOThreadPool, authPool: NIOThreadPool, serviceGroup: ServiceGroup, logger: Logger) {
+                 storePool: NIOThreadPool, authPool: NIOThreadPool, serviceGroup: ServiceGroup, logger: Logger,
+                 remote: any RemoteTransport, resolver: DNSResolver) {
+        self.remote = remote
+        self.resolver = resolver
         self.configuration = configuration
         self.accounts = accounts
         self.spool = spool
@@ -123,8 +131,23 @@ public final class Server: Sendable {
         authPool.start()
         var delivery = DeliveryConfiguration(maildirTemplate: template, hostname: c.hostname.ascii)
         delivery.queueLifetime = c.delivery.queueLifetime
+        delivery.retrySchedule.initialDelay = c.delivery.retryMin
+        delivery.retrySchedule.maximumDelay = c.delivery.retryMax
+        delivery.delayWarning = c.delivery.delayWarning
+        let remote: any RemoteTransport
+        let resolver: DNSResolver
+        do {
+            resolver = try makeResolver(c, group: group, logger: logger)
+            remote = try makeRemoteTransport(c, resolver: resolver, spool: spool, group: group, pool: storePool,
+                                             logger: logger)
+        } catch {
+            try? await storePool.shutdownGracefully()
+            try? await authPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
+        }
         let scheduler = DeliveryScheduler(spool: spool, router: AccountsRouter(store: accounts),
-                                          configuration: delivery, logger: logger)
+                                          configuration: delivery, remote: remote, logger: logger)
         let queue = SpoolQueue(spool: spool, scheduler: scheduler)
         let policy = AccountsPolicy(store: accounts)
         let connections = ConnectionLimiter(maximumTotal: c.limits.connections, maximumPerAddress: c.limits.connectionsPerIP)
@@ -146,7 +169,8 @@ public final class Server: Sendable {
             listenerLogger[metadataKey: "listener"] = "\(l.address)"
             let context = ListenerContext(session: session, policy: policy, queue: queue, tls: tls,
                                           connections: connections, authFailures: authFailures, storePool: storePool, authPool: authPool,
-                                          timeouts: timeouts, logger: listenerLogger, registry: SessionRegistry())
+                                          timeouts: timeouts, logger: listenerLogger, registry: SessionRegistry(),
+                                          reverseNames: ReverseNames(resolver: resolver))
             listeners.append(InboundServer.Listener(host: l.address.address, port: l.address.port, context: context))
         }
         let inbound: InboundServer
@@ -165,7 +189,7 @@ public final class Server: Sendable {
             gracefulShutdownSignals: options.shutdownSignals, logger: logger))
         return Server(configuration: c, accounts: accounts, spool: spool, scheduler: scheduler, inbound: inbound,
                       tls: tls, group: group, storePool: storePool, authPool: authPool, serviceGroup: serviceGroup,
-                      logger: logger)
+                      logger: logger, remote: remote, resolver: resolver)
     }
 
     /// With `fallback`, a port in use moves that listener to the next free port (trial mode).
@@ -204,6 +228,10 @@ public final class Server: Sendable {
     }
 
     private func release() async {
+        if let engine = remote as? RemoteDelivery { await engine.shutdown() }
+        // Before the event loops stop: lookups still in flight (a client's
+        // reverse name) end now instead of on a dead loop.
+        await resolver.shutdown()
         try? await storePool.shutdownGracefully()
         try? await authPool.shutdownGracefully()
         try? await group.shutdownGracefully()

@@ -15,39 +15,54 @@ final class TestServer: @unchecked Sendable {
 
     static let domain = "tern.test"
     static let users = ["user@tern.test": "secret", "alice@tern.test": "wonderland"]
+    /// The passwords of `users`, for any domain: `user@<domain>` has "secret".
+    static let passwords = ["user": "secret", "alice": "wonderland"]
+    /// This server's local domain (`tern.test` unless started with another).
+    let domain: String
+    /// The loopback address the listeners are on.
+    let host: String
 
     var mxPort: Int { server.port(of: .mx) ?? 0 }
     var submissionPort: Int { server.port(of: .submission) ?? 0 }
     var submissionsPort: Int { server.port(of: .submissions) ?? 0 }
 
     /// - Parameter tweak: adjusts the configuration before the start.
-    static func start(aliases: String = "postmaster: user@tern.test\n",
+    /// - Parameters:
+    ///   - domain: the local domain; users are `user@` and `alice@` it.
+    ///   - host: the loopback address every listener binds.
+    ///   - extraUsers: more accounts (full address → password), in any domain.
+    static func start(domain: String = TestServer.domain, host: String = "127.0.0.1",
+                      aliases: String? = nil, extraUsers: [String: String] = [:],
                       tweak: (inout Configuration) -> Void = { _ in }) async throws -> TestServer {
+        let aliases = aliases ?? "postmaster: user@\(domain)\n"
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tern-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let pem = try SelfSignedCertificate.make(commonName: "mx.tern.test", dnsNames: ["mx.tern.test"],
-                                                 ipAddresses: ["127.0.0.1"])
+        let pem = try SelfSignedCertificate.make(commonName: "mx.\(domain)", dnsNames: ["mx.\(domain)"],
+                                                 ipAddresses: [host])
         try pem.certificate.write(to: dir.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
         try pem.privateKey.write(to: dir.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
         var usersText = ""
-        for (address, password) in users.sorted(by: { $0.key < $1.key }) {
+        for (user, password) in passwords.sorted(by: { $0.key < $1.key }) {
+            usersText += "\(user)@\(domain):\(try PasswordHash.make(password: password).stored)\n"
+        }
+        for (address, password) in extraUsers.sorted(by: { $0.key < $1.key }) {
             usersText += "\(address):\(try PasswordHash.make(password: password).stored)\n"
         }
         try usersText.write(to: dir.appendingPathComponent("users"), atomically: true, encoding: .utf8)
         try aliases.write(to: dir.appendingPathComponent("aliases"), atomically: true, encoding: .utf8)
 
         let toml = """
-            hostname = "mx.tern.test"
+            hostname = "mx.\(domain)"
             domains = ["\(domain)"]
             state_dir = "state"
             [[listener]]
-            address = "127.0.0.1:0"
+            address = "\(host):0"
             role = "mx"
             [[listener]]
-            address = "127.0.0.1:0"
+            address = "\(host):0"
             role = "submission"
             [[listener]]
-            address = "127.0.0.1:0"
+            address = "\(host):0"
             role = "submissions"
             [tls]
             certificate = "cert.pem"
@@ -57,6 +72,9 @@ final class TestServer: @unchecked Sendable {
             aliases = "aliases"
             [mailbox]
             maildir = "mail/{domain}/{user}/Maildir"
+            [dns]
+            # Never the system resolver: a port where nothing answers, unless a test sets its own.
+            nameservers = ["127.0.0.1:1"]
             """
         var configuration = try Configuration(toml: toml, file: "test.toml", baseDirectory: dir.path)
         tweak(&configuration)
@@ -68,11 +86,13 @@ final class TestServer: @unchecked Sendable {
         var logger = Logger(label: "tern-test")
         logger.logLevel = ProcessInfo.processInfo.environment["TERN_TEST_LOG"] != nil ? .debug : .critical
         let server = try await Server.start(configuration, options: options, logger: logger)
-        return TestServer(directory: dir, server: server, certificatePEM: pem.certificate)
+        return TestServer(directory: dir, domain: domain, host: host, server: server, certificatePEM: pem.certificate)
     }
 
-    private init(directory: URL, server: Server, certificatePEM: String) {
+    private init(directory: URL, domain: String, host: String, server: Server, certificatePEM: String) {
         self.directory = directory
+        self.domain = domain
+        self.host = host
         self.server = server
         self.certificatePEM = certificatePEM
         self.runTask = Task { try await server.run() }
@@ -85,7 +105,7 @@ final class TestServer: @unchecked Sendable {
     }
 
     func maildir(_ user: String) -> URL {
-        directory.appendingPathComponent("mail/\(TestServer.domain)/\(user)/Maildir")
+        directory.appendingPathComponent("mail/\(domain)/\(user)/Maildir")
     }
 
     /// The messages in a user's `new/`, oldest first.
@@ -122,6 +142,13 @@ final class TestServer: @unchecked Sendable {
             throw SMTPTestClient.ClientError.malformed("could not open a transaction")
         }
         return c
+    }
+
+    /// State files of unfinished entries (recipient states and history, JSON).
+    var spoolStates: [String] {
+        let dir = directory.appendingPathComponent("state/spool/state")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.compactMap { try? String(contentsOf: dir.appendingPathComponent($0), encoding: .utf8) }
     }
 
     /// Queue entries still in the spool.

@@ -93,12 +93,19 @@ struct ConfigurationTests {
             [delivery]
             source_address = "2001:DB8::9"
             mx_port = 2525
+            address_order = "ipv6-first"
             relay = "smtp.example.net:465"
             relay_username = "alice"
             relay_password_file = "../relay.secret"
+            relay_ca_file = "relay-ca.pem"
+            retry_min = "30s"
+            retry_max = "2h"
             queue_lifetime = 86400
             delay_warning = "0"
             capture = "/tmp/capture"
+            [routes]
+            "Gmail.COM" = "relay"
+            "bücher.example" = "direct"
             [dkim]
             keys = "keys/dkim"
             [limits]
@@ -136,9 +143,15 @@ struct ConfigurationTests {
         #expect(c.dns.nameservers.map(\.description) == ["127.0.0.1:5353", "[::1]:53"])
         #expect(c.delivery.sourceAddress == "2001:db8::9")
         #expect(c.delivery.mxPort == 2525)
-        #expect(c.delivery.relay == Configuration.Relay(host: "smtp.example.net", port: 465, username: "alice",
-                                                        passwordFile: "/etc/relay.secret"))
+        var relay = Configuration.Relay(host: "smtp.example.net", port: 465, username: "alice",
+                                        passwordFile: "/etc/relay.secret")
+        relay.caFile = "/etc/tern/relay-ca.pem"
+        #expect(c.delivery.relay == relay)
         #expect(c.delivery.relay?.usesImplicitTLS == true)
+        #expect(c.delivery.addressOrder == "ipv6-first")
+        #expect(c.delivery.retryMin == .seconds(30))
+        #expect(c.delivery.retryMax == .seconds(7_200))
+        #expect(c.routes == ["gmail.com": "relay", "xn--bcher-kva.example": "direct"])
         #expect(c.delivery.queueLifetime == .seconds(86_400))
         #expect(c.delivery.delayWarning == nil)
         #expect(c.delivery.capture == "/tmp/capture")

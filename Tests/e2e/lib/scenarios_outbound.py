@@ -1,16 +1,6 @@
 """Outbound delivery: Tern sending mail itself, to real peers found through a
 real DNS server.
 
-*** NOT REGISTERED YET. Tests/e2e/run does not import this module: the
-*** outbound engine has not landed, so these scenarios cannot pass. Once it
-*** has, add `import scenarios_outbound` to Tests/e2e/run (after
-*** scenarios_routing) and describe the scenarios in Tests/e2e/README.md.
-*** `inbound-from-postfix` and `outbound-dns-zones` pass today. To run them
-*** before that, from Tests/e2e/lib (they register when imported):
-***   python3 -c 'import importlib.machinery as m, sys; sys.argv[0] = "../run";
-***     r = m.SourceFileLoader("run", "../run").load_module(); import scenarios_outbound;
-***     sys.argv[1:] = ["outbound-*", "inbound-from-postfix"]; sys.exit(r.main())'
-
 The world (one fixture, started on first use, stopped with the run):
 
   nsd on 127.0.0.1:<free port> with the zones below; every Tern that sends
@@ -35,16 +25,11 @@ The world (one fixture, started on first use, stopped with the run):
          .72  "out-relay": a Tern like "out" but with `relay = "<.70>:587"`,
               `relay_username`, `relay_password_file`, source address .73
 
-Configuration contract used (DESIGN.md "Configuration shape"): `[dns]
-nameservers`, `[delivery] mx_port`, `source_address`, `relay`,
-`relay_username`, `relay_password_file`. Open questions for the engine,
-written here as module constants so they are easy to change:
-  - RETRY_SETTINGS: nothing in the contract shortens the first retry (the
-    RetrySchedule default is 60 s minus up to 20 % jitter); the 4xx scenario
-    waits RETRY_TIMEOUT for it. A test knob or `tern queue flush` would make
-    it fast.
-  - RELAY_SETTINGS: the relay's certificate is self-signed by this run; if the
-    engine verifies relay certificates it needs a way to trust OUT_CA.
+Configuration used (DESIGN.md "Configuration shape" plus Tern's own keys):
+`[dns] nameservers`, `[delivery] mx_port`, `source_address`, `retry_min`
+(2 s, so the 4xx scenario retries quickly), `relay`, `relay_username`,
+`relay_password_file` and `relay_ca_file` (the relay's certificate is
+self-signed by this run).
 """
 
 import email
@@ -62,9 +47,8 @@ from scriptedpeer import ScriptedPeer
 ALICE, BOB = "alice@e2e.test", "bob@e2e.test"
 RELAY_USER, RELAY_PASSWORD = ALICE, "relay-Secret-9"
 DELIVERY_TIMEOUT = 30          # a first attempt should be well within this
-RETRY_TIMEOUT = 150            # first retry after 48–60 s with the default schedule
-RETRY_SETTINGS = {}            # e.g. {"retry_initial": "1s"} once the engine has such a key
-RELAY_SETTINGS = {}            # e.g. {"relay_ca": str(OUT_CA)} if the engine verifies the relay
+RETRY_TIMEOUT = 30             # the first retry comes after retry_min (2 s here, minus jitter)
+RETRY_SETTINGS = {"retry_min": "2s"}
 
 HOSTS = {"out": 60, "out-source": 61, "postfix": 62, "tern-c": 63, "mx1.pref": 64, "mx2.pref": 65,
          "mx1.fallback": 66, "mx2.fallback": 67, "mx1.busy": 68, "mx2.busy": 69, "relay": 70,
@@ -117,7 +101,8 @@ class World:
         self.out = self.add(Server(root / "out", ip["out"], self.out_cert, self.out_key, ctx.users_file,
                                    ctx.aliases_file, name="tern (out)", settings={
                                        "dns": {"nameservers": [self.dns.nameserver]},
-                                       "delivery": {"mx_port": 25, "source_address": ip["out-source"]}}))
+                                       "delivery": dict({"mx_port": 25, "source_address": ip["out-source"]},
+                                                    **RETRY_SETTINGS)}))
         self.out.start()
         # Postfix, the MX of b.test, and the sender of mail to e2e.test.
         self.postfix = self.add(PostfixPeer(root / "postfix", ip["postfix"], hostname="mx.b.test",
@@ -168,8 +153,9 @@ class World:
                                                                "source_address": ip["out-relay-source"],
                                                                "relay": f"{ip['relay']}:587",
                                                                "relay_username": RELAY_USER,
-                                                               "relay_password_file": str(password_file)},
-                                                              **RELAY_SETTINGS)}))
+                                                               "relay_password_file": str(password_file),
+                                                               # the relay's certificate is this run's own
+                                                               "relay_ca_file": str(relay_cert)})}))
         self.out_relay.start()
         return self
 
