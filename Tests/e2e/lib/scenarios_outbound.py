@@ -24,6 +24,8 @@ The world (one fixture, started on first use, stopped with the run):
          .71  scripted mx.relay.test: the direct route a relayed message must not take
          .72  "out-relay": a Tern like "out" but with `relay = "<.70>:587"`,
               `relay_username`, `relay_password_file`, source address .73
+         .76  "out-relay465": the same with `relay = "<.70>:465"`, source address .77
+         .78  scripted mx.reuse.test: counts connections for the reuse scenario
 
 Configuration used (DESIGN.md "Configuration shape" plus Tern's own keys):
 `[dns] nameservers`, `[delivery] mx_port`, `source_address`, `retry_min`
@@ -52,7 +54,8 @@ RETRY_SETTINGS = {"retry_min": "2s"}
 
 HOSTS = {"out": 60, "out-source": 61, "postfix": 62, "tern-c": 63, "mx1.pref": 64, "mx2.pref": 65,
          "mx1.fallback": 66, "mx2.fallback": 67, "mx1.busy": 68, "mx2.busy": 69, "relay": 70,
-         "mx.relay": 71, "out-relay": 72, "out-relay-source": 73, "mx.retry": 74, "mx.reject": 75}
+         "mx.relay": 71, "out-relay": 72, "out-relay-source": 73, "mx.retry": 74, "mx.reject": 75,
+         "out-relay465": 76, "out-relay465-source": 77, "mx.reuse": 78}
 
 
 class World:
@@ -88,6 +91,7 @@ class World:
                                                      # an A record too: a null MX must win over it
                                                      ("@", "A", ip["mx.reject"])]),
             "relay.test": zone_text("relay.test", [("@", "MX", 10, "mx"), ("mx", "A", ip["mx.relay"])]),
+            "reuse.test": zone_text("reuse.test", [("@", "MX", 10, "mx"), ("mx", "A", ip["mx.reuse"])]),
         }
 
     def start(self):
@@ -96,7 +100,8 @@ class World:
         check(not busy, f"addresses of the outbound world already in use: {busy}")
         self.dns = self.add(NSD(root / "dns", self.zones()))
         self.dns.start()
-        self.out_cert, self.out_key = make_certificate(root, [ip["out"], ip["out-relay"]], stem="out-")
+        self.out_cert, self.out_key = make_certificate(root, [ip["out"], ip["out-relay"], ip["out-relay465"]],
+                                                   stem="out-")
         # The Tern under test.
         self.out = self.add(Server(root / "out", ip["out"], self.out_cert, self.out_key, ctx.users_file,
                                    ctx.aliases_file, name="tern (out)", settings={
@@ -129,7 +134,7 @@ class World:
                 ("mx2.busy", "mx2.busy.test", {}),
                 ("mx.retry", "mx.retry.test", {"RCPT": ["451 4.3.0 try again later", "250 2.1.5 ok"]}),
                 ("mx.reject", "mx.reject.test", {"RCPT": "550 5.1.1 <nobody@reject.test>: no such user here"}),
-                ("mx.relay", "mx.relay.test", {})]:
+                ("mx.relay", "mx.relay.test", {}), ("mx.reuse", "mx.reuse.test", {})]:
             self.peers[name] = self.add(ScriptedPeer(ip[name], hostname=hostname, replies=replies, tls=tls,
                                                      name=hostname))
             self.peers[name].start()
@@ -140,7 +145,7 @@ class World:
         r_aliases.write_text("postmaster: carol@relay.test\n")
         self.relay = self.add(Server(root / "relay", ip["relay"], relay_cert, relay_key, r_users, r_aliases,
                                      name="tern (relay)", hostname="relay.relay.test", domains=["relay.test"],
-                                     ports=(25, 587)))
+                                     ports=(25, 587, 465)))
         self.relay.start()
         self.relay_ca = relay_cert
         password_file = root / "relay-password"
@@ -157,6 +162,18 @@ class World:
                                                                # the relay's certificate is this run's own
                                                                "relay_ca_file": str(relay_cert)})}))
         self.out_relay.start()
+        # The same through the relay's port 465 (TLS from the first byte).
+        self.out_relay465 = self.add(Server(root / "out-relay465", ip["out-relay465"], self.out_cert, self.out_key,
+                                            ctx.users_file, ctx.aliases_file, name="tern (out, relay 465)",
+                                            settings={
+                                                "dns": {"nameservers": [self.dns.nameserver]},
+                                                "delivery": {"mx_port": 25,
+                                                             "source_address": ip["out-relay465-source"],
+                                                             "relay": f"{ip['relay']}:465",
+                                                             "relay_username": RELAY_USER,
+                                                             "relay_password_file": str(password_file),
+                                                             "relay_ca_file": str(relay_cert)}}))
+        self.out_relay465.start()
         return self
 
     def add(self, part):
@@ -465,3 +482,40 @@ def relay_host(ctx):
           "Postfix (the MX of b.test) saw a connection from the relay-mode Tern")
     check(not w.postfix.messages_with("bob@b.test", mark), "bob@b.test got the message directly")
     return f"relay queue holds {len(w.relay.spool_ids())} entr(y/ies) for b.test"
+
+
+@scenario("outbound-relay-465")
+def relay_host_465(ctx):
+    """`relay = <relay>:465`: TLS from the first byte (no STARTTLS), AUTH, certificate checked; carol@relay.test
+    receives it with ESMTPSA from the sender's source address."""
+    w = world(ctx)
+    mark = marker("out-relay465")
+    submit(w, w.out_relay465, ALICE, ["carol@relay.test"], mark)
+    d = await_delivery(w.relay, mark, {"carol@relay.test": 1}, timeout=DELIVERY_TIMEOUT)["carol@relay.test"][0]
+    received = d.header("Received")
+    check("with ESMTPSA" in received, f"not an authenticated TLS session: {received!r}")
+    check(f"[{w.host('out-relay465-source')}]" in received, f"not from the source address: {received!r}")
+    wait_spool_empty(w.out_relay465, DELIVERY_TIMEOUT)
+
+
+@scenario("outbound-connection-reuse")
+def connection_reuse(ctx):
+    """Two messages to the same domain, the second submitted right after the first was delivered: both travel
+    over one connection (Tern keeps it open a few seconds), each in its own transaction."""
+    w = world(ctx)
+    peer = w.peers["mx.reuse"]
+    first, second = marker("out-reuse1"), marker("out-reuse2")
+    before = len(peer.connections)
+    submit(w, w.out, ALICE, ["one@reuse.test"], first)
+    peer.wait_for(lambda p: any(first.encode() in (t.data or b"") for t in p.delivered()), DELIVERY_TIMEOUT,
+                  "the first message")
+    submit(w, w.out, ALICE, ["two@reuse.test"], second)
+    peer.wait_for(lambda p: any(second.encode() in (t.data or b"") for t in p.delivered()), DELIVERY_TIMEOUT,
+                  "the second message")
+    wait_spool_empty(w.out, DELIVERY_TIMEOUT)
+    opened = len(peer.connections) - before
+    check(opened == 1, f"{opened} connections for two messages, expected 1 (reuse):\n{peer.describe()}")
+    mine = [t for t in peer.transactions if t.mail_from == ALICE and t.data is not None
+            and (first.encode() in t.data or second.encode() in t.data)]
+    check(len(mine) == 2, f"{len(mine)} transactions, expected 2")
+    return f"{opened} connection, {len(mine)} transactions"
