@@ -18,8 +18,16 @@ final class SMTPServerHandler: ChannelInboundHandler {
     private var logger: Logger
     private var clientAddress = "unknown"
     /// The client's forward-confirmed name, once the lookup started at
-    /// connect has answered (a message sent before then says `unknown`).
+    /// connect has answered.
     private var reverseName: String?
+    /// The lookup has not answered yet: a message that is complete waits
+    /// for it (at most `reverseNameWait`) so that its Received field names
+    /// the client.
+    private var reverseNamePending = false
+    private var waitingDelivery: DeliveryRequest?
+    private var waitingTimer: Scheduled<Void>?
+    /// The longest a complete message waits for the client's name.
+    static let reverseNameWait: TimeAmount = .seconds(2)
     private var admitted = false
     private var started = false
     private var lastActivity = NIODeadline.now()
@@ -68,6 +76,9 @@ final class SMTPServerHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
+        // A message still waiting for the client's name got no 250: it is not stored.
+        waitingTimer?.cancel()
+        waitingDelivery = nil
         if admitted {
             shared.connections.release(clientAddress)
             shared.registry.remove(context.channel)
@@ -250,21 +261,57 @@ final class SMTPServerHandler: ChannelInboundHandler {
     /// Starts the client's reverse lookup; its answer is kept on the event loop.
     private func lookUpReverseName(context: ChannelHandlerContext) {
         guard let lookup = shared.reverseNames, clientAddress != "unknown" else { return }
+        reverseNamePending = true
         let address = clientAddress
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let channel = context.channel
         Task {
             let name = await lookup.verifiedName(of: address)
             // A session that has ended needs no name (and its loop may be stopping).
             guard channel.isActive else { return }
-            eventLoop.execute { bound.value.reverseName = name }
+            eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.reverseNameFound(name, context: context)
+            }
         }
+    }
+
+    private func reverseNameFound(_ name: String?, context: ChannelHandlerContext) {
+        reverseName = name
+        reverseNamePending = false
+        if name == nil { logger.debug("client has no verified reverse name") }
+        releaseWaitingDelivery(context: context)
+    }
+
+    private func releaseWaitingDelivery(context: ChannelHandlerContext) {
+        waitingTimer?.cancel()
+        waitingTimer = nil
+        guard let request = waitingDelivery else { return }
+        waitingDelivery = nil
+        store(request, context: context)
     }
 
     // MARK: Delivery to the queue
 
+    /// Stores a complete message, once the client's name is known (or has
+    /// been waited for long enough).
     private func deliver(_ request: DeliveryRequest, context: ChannelHandlerContext) {
+        guard reverseNamePending else {
+            store(request, context: context)
+            return
+        }
+        waitingDelivery = request
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        waitingTimer = context.eventLoop.scheduleTask(in: SMTPServerHandler.reverseNameWait) {
+            let (handler, context) = bound.value
+            handler.logger.debug("reverse lookup still unanswered; storing without the client's name")
+            handler.reverseNamePending = false
+            handler.releaseWaitingDelivery(context: context)
+        }
+    }
+
+    private func store(_ request: DeliveryRequest, context: ChannelHandlerContext) {
         let queue = shared.queue
         let id = queue.makeID()
         let origin = MessageOrigin(role: role.rawValue, clientAddress: clientAddress, heloName: request.heloName,

@@ -148,6 +148,10 @@ public struct Configuration: Sendable, Equatable {
         /// `nameservers`: `"ip"`, `"ip:port"` or `"[v6]:port"` (port 53 when
         /// left out); empty = the nameservers in /etc/resolv.conf. Default: `[]`.
         public var nameservers: [Endpoint] = []
+        /// `reverse_lookup`: look up each client's name (PTR, confirmed by
+        /// its A/AAAA) for the Received field; a message waits for the
+        /// answer at most 2 s. Default: `true`.
+        public var reverseLookup = true
 
         public init() {}
     }

@@ -80,8 +80,9 @@ extension ConfigurationDecoder {
 
     mutating func decodeDNS(_ root: TOMLTable) -> Configuration.DNS {
         var dns = Configuration.DNS()
-        guard let table = knownSection("dns", in: root),
-              let settings = stringArray(table, "dns", "nameservers") else { return dns }
+        guard let table = knownSection("dns", in: root) else { return dns }
+        if let lookup = boolean(table, "dns", "reverse_lookup") { dns.reverseLookup = lookup.value }
+        guard let settings = stringArray(table, "dns", "nameservers") else { return dns }
         for setting in settings {
             switch Configuration.Endpoint.parse(setting.value, defaultPort: 53, allowsPortZero: false) {
             case .success(let endpoint): dns.nameservers.append(endpoint)

@@ -28,6 +28,7 @@ extension Configuration {
         out.set("maildir", .string(mailbox.maildir))
         out.table("dns")
         out.set("nameservers", .strings(dns.nameservers.map(\.description)))
+        out.set("reverse_lookup", .boolean(dns.reverseLookup))
         renderDelivery(into: &out)
         out.table("dkim")
         out.set("keys", .string(dkim.keys))

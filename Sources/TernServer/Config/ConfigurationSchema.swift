@@ -17,7 +17,7 @@ enum ConfigurationSchema {
         ("tls", ["certificate", "private_key"]),
         ("accounts", ["users", "aliases", "subaddress_separator"]),
         ("mailbox", ["maildir"]),
-        ("dns", ["nameservers"]),
+        ("dns", ["nameservers", "reverse_lookup"]),
         ("delivery", [
             "source_address", "mx_port", "address_order", "relay", "relay_username", "relay_password_file",
             "relay_ca_file", "retry_min", "retry_max", "queue_lifetime", "delay_warning", "capture",

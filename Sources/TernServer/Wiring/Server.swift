@@ -170,7 +170,7 @@ public final class Server: Sendable {
             let context = ListenerContext(session: session, policy: policy, queue: queue, tls: tls,
                                           connections: connections, authFailures: authFailures, storePool: storePool, authPool: authPool,
                                           timeouts: timeouts, logger: listenerLogger, registry: SessionRegistry(),
-                                          reverseNames: ReverseNames(resolver: resolver))
+                                          reverseNames: c.dns.reverseLookup ? ReverseNames(resolver: resolver) : nil)
             listeners.append(InboundServer.Listener(host: l.address.address, port: l.address.port, context: context))
         }
         let inbound: InboundServer

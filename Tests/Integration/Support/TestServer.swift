@@ -75,6 +75,7 @@ final class TestServer: @unchecked Sendable {
             [dns]
             # Never the system resolver: a port where nothing answers, unless a test sets its own.
             nameservers = ["127.0.0.1:1"]
+            reverse_lookup = false
             """
         var configuration = try Configuration(toml: toml, file: "test.toml", baseDirectory: dir.path)
         tweak(&configuration)

@@ -90,6 +90,7 @@ struct ConfigurationTests {
             maildir = "mail/{user}"
             [dns]
             nameservers = ["127.0.0.1:5353", "::1"]
+            reverse_lookup = false
             [delivery]
             source_address = "2001:DB8::9"
             mx_port = 2525
@@ -141,6 +142,7 @@ struct ConfigurationTests {
         #expect(c.accounts.subaddressSeparator == "+-")
         #expect(c.mailbox.maildir == "/etc/tern/mail/{user}")
         #expect(c.dns.nameservers.map(\.description) == ["127.0.0.1:5353", "[::1]:53"])
+        #expect(c.dns.reverseLookup == false)
         #expect(c.delivery.sourceAddress == "2001:db8::9")
         #expect(c.delivery.mxPort == 2525)
         var relay = Configuration.Relay(host: "smtp.example.net", port: 465, username: "alice",

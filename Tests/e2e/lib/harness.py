@@ -159,7 +159,8 @@ class Server:
         self.root.mkdir(parents=True, exist_ok=True)
         sections = {
             # Nothing listens there: should remote delivery ever be attempted, no query leaves this machine.
-            "dns": {"nameservers": ["127.0.0.1:9"]},
+            # No client-name lookups either (they would only time out), unless a scenario asks.
+            "dns": {"nameservers": ["127.0.0.1:9"], "reverse_lookup": False},
             "limits": {"auth_failures": 5},
         }
         for section, values in (settings or {}).items():

@@ -72,6 +72,10 @@ class World:
     def host(self, name):
         return self.ip[name]
 
+    def reverse_zone(self):
+        """The in-addr.arpa zone of the run's /24."""
+        return ".".join(reversed(self.ctx.subnet.split("."))) + ".in-addr.arpa"
+
     def zones(self):
         ip = self.ip
         return {
@@ -92,6 +96,10 @@ class World:
                                                      ("@", "A", ip["mx.reject"])]),
             "relay.test": zone_text("relay.test", [("@", "MX", 10, "mx"), ("mx", "A", ip["mx.relay"])]),
             "reuse.test": zone_text("reuse.test", [("@", "MX", 10, "mx"), ("mx", "A", ip["mx.reuse"])]),
+            # The sending Tern's name, both ways, for the receiving Tern's Received field.
+            "e2e.test": zone_text("e2e.test", [("mx", "A", ip["out-source"])]),
+            self.reverse_zone(): zone_text(self.reverse_zone(),
+                                           [(ip["out-source"].rsplit(".", 1)[1], "PTR", f"{HOSTNAME}.")]),
         }
 
     def start(self):
@@ -121,7 +129,8 @@ class World:
         c_aliases.write_text("postmaster: carol@c.test\n")
         self.tern_c = self.add(Server(root / "tern-c", ip["tern-c"], c_cert, c_key, c_users, c_aliases,
                                       name="tern (mx.c.test)", hostname="mx.c.test", domains=["c.test"],
-                                      ports=(25,)))
+                                      ports=(25,), settings={"dns": {"nameservers": [self.dns.nameserver],
+                                                                     "reverse_lookup": True}}))
         self.tern_c.start()
         # Scripted MXs.
         peer_cert, peer_key = make_certificate(root, [ip[n] for n in HOSTS if n.startswith("mx")],
@@ -334,14 +343,15 @@ def from_postfix(ctx):
 @scenario("outbound-to-tern-peer")
 def to_tern(ctx):
     """alice → carol@c.test: the second Tern (the MX of c.test) delivers one copy, received from Tern's source
-    address with ESMTPS."""
+    address with ESMTPS; its Received names the client by its forward-confirmed reverse name."""
     w = world(ctx)
     mark = marker("out-tern")
     submit(w, w.out, ALICE, ["carol@c.test"], mark)
     d = await_delivery(w.tern_c, mark, {"carol@c.test": 1}, timeout=DELIVERY_TIMEOUT)["carol@c.test"][0]
     received = d.header("Received")
-    check(received.startswith(f"from {HOSTNAME} ") and f"[{w.host('out-source')}]" in received,
-          f"Received should name {HOSTNAME} [{w.host('out-source')}]: {received!r}")
+    # mx.c.test looks the client up: PTR of the source address → mx.e2e.test, whose A record points back.
+    check(received.startswith(f"from {HOSTNAME} ({HOSTNAME} [{w.host('out-source')}])"),
+          f"Received should name {HOSTNAME} ({HOSTNAME} [{w.host('out-source')}]): {received!r}")
     check("with ESMTPS" in received and "(using TLSv1." in received, f"not over TLS: {received!r}")
     check(d.header("Return-Path") == f"<{ALICE}>", f"Return-Path {d.header('Return-Path')!r}")
     wait_spool_empty(w.out, DELIVERY_TIMEOUT)
