@@ -38,6 +38,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "TernMailAuth",
+            dependencies: ["TernDNS", "TernSMTP"]
+        ),
+        .target(
             name: "TernAccounts",
             dependencies: ["TernSMTP", "CCrypt"]
         ),
@@ -107,6 +111,7 @@ let package = Package(
         .testTarget(name: "TernSMTPTests", dependencies: ["TernSMTP"]),
         .testTarget(name: "TernDNSTests", dependencies: ["TernDNS", "TernTestSupport"]),
         .testTarget(name: "TernAccountsTests", dependencies: ["TernAccounts"]),
+        .testTarget(name: "TernMailAuthTests", dependencies: ["TernMailAuth", "TernDNS"]),
         .testTarget(name: "TernSpoolTests", dependencies: ["TernSpool"]),
         .testTarget(name: "TernDeliveryTests", dependencies: ["TernDelivery", "TernDNS"], exclude: ["Golden"]),
         .testTarget(name: "TernServerTests", dependencies: ["TernServer"]),

@@ -1,0 +1,24 @@
+// TernMailAuth — who sent this message: SPF, DKIM, DMARC and the
+// Authentication-Results field that records the verdicts.
+//
+// SECURITY: everything here reads what a remote peer controls — DNS TXT
+// records published by anyone, header fields written by the sender — and
+// trusts none of it. Parsers work on bytes, are bounded (record lengths,
+// macro digits, header sizes) and return typed results (`permerror`,
+// `.notDMARC`, …) instead of trapping. Values rendered into header fields are
+// quoted and stripped of control characters so no peer can inject a line.
+// The only file read is the public suffix list
+// (/usr/share/publicsuffix/public_suffix_list.dat, Debian `publicsuffix`),
+// once, when first needed. DNS goes through an injected lookup — in the
+// server `TernDNS.DNSResolver`, never the system resolver.
+//
+// Contents so far (pure Swift, no C libraries):
+// - DMARC (RFC 7489): `DMARCRecord` (§6.3 parsing), `PublicSuffixList` and
+//   `DomainAlignment` (organizational domain, §3.1–3.2), `AuthorDomains`
+//   (the RFC5322.From domains, §6.6.1), `DMARCPolicyDiscovery` (§6.6.3) and
+//   `DMARCEvaluator` (§6.6.2, §6.6.4).
+// - SPF (RFC 7208): `SPFRecordGuard`, a parser of a record by the ABNF of
+//   §4.6.1, §5, §6 and §7.1 that runs before any SPF engine sees the record.
+// - Authentication-Results (RFC 8601): `AuthenticationResults` (rendering)
+//   and `AuthenticationResultsFilter` (finding forged fields, §5).
+// - `HeaderFields`: the fields of a message's header section as byte ranges.
