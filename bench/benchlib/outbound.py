@@ -226,6 +226,9 @@ class Run:
         if error:
             r["error"] = error
             return
+        if first_at < t0:
+            r["error"] = "a message reached the sink before the release"
+            return
         r["delivered_s"] = round(target_at - t0, 3)
         r["delivered_per_s"] = round(self.messages / max(target_at - t0, 1e-3), 1)
         r["first_s"] = round(first_at - t0, 3)
