@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
         // System library: libldns builds and parses DNS packets (Debian: libldns-dev).
         .systemLibrary(name: "CLDNS", path: "Sources/CLDNS", pkgConfig: "ldns"),
+        // System library: libspf2 evaluates SPF policies (Debian: libspf2-dev; no .pc file).
+        .systemLibrary(name: "CSPF2", path: "Sources/CSPF2"),
 
         .target(
             name: "TernSMTP",
@@ -39,7 +41,7 @@ let package = Package(
         ),
         .target(
             name: "TernMailAuth",
-            dependencies: ["TernDNS", "TernSMTP"]
+            dependencies: ["TernDNS", "TernSMTP", "CSPF2"]
         ),
         .target(
             name: "TernAccounts",
@@ -111,7 +113,14 @@ let package = Package(
         .testTarget(name: "TernSMTPTests", dependencies: ["TernSMTP"]),
         .testTarget(name: "TernDNSTests", dependencies: ["TernDNS", "TernTestSupport"]),
         .testTarget(name: "TernAccountsTests", dependencies: ["TernAccounts"]),
-        .testTarget(name: "TernMailAuthTests", dependencies: ["TernMailAuth", "TernDNS"]),
+        .testTarget(
+            name: "TernMailAuthTests",
+            dependencies: [
+                "TernMailAuth", "TernDNS", "TernTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "TernSpoolTests", dependencies: ["TernSpool"]),
         .testTarget(name: "TernDeliveryTests", dependencies: ["TernDelivery", "TernDNS"], exclude: ["Golden"]),
         .testTarget(name: "TernServerTests", dependencies: ["TernServer"]),

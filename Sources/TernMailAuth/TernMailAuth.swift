@@ -12,13 +12,23 @@
 // once, when first needed. DNS goes through an injected lookup — in the
 // server `TernDNS.DNSResolver`, never the system resolver.
 //
-// Contents so far (pure Swift, no C libraries):
+// Blocking C calls (libspf2) run only on the checker's own threads
+// (`BlockingThreadPool`), never on an event loop; libspf2's DNS layer is
+// Tern's (`LibSPF2Layer`) and answers from the injected `SPFLookup`.
+//
+// Contents so far:
 // - DMARC (RFC 7489): `DMARCRecord` (§6.3 parsing), `PublicSuffixList` and
 //   `DomainAlignment` (organizational domain, §3.1–3.2), `AuthorDomains`
 //   (the RFC5322.From domains, §6.6.1), `DMARCPolicyDiscovery` (§6.6.3) and
 //   `DMARCEvaluator` (§6.6.2, §6.6.4).
 // - SPF (RFC 7208): `SPFRecordGuard`, a parser of a record by the ABNF of
-//   §4.6.1, §5, §6 and §7.1 that runs before any SPF engine sees the record.
+//   §4.6.1, §5, §6 and §7.1 that runs before any SPF engine sees the record;
+//   `SPFChecker` (HELO and MAIL FROM checks with libspf2 through `CSPF2`,
+//   every record — include and redirect targets too — guarded and rewritten
+//   by `SPFEngineRecord` where libspf2 departs from the RFC, lookup and void
+//   limits and explanations enforced in Swift by `SPFCheckContext` and
+//   `SPFMacroExpander`); `SPFResult` with `ReceivedSPF` (§9.1) and its
+//   Authentication-Results entry.
 // - Authentication-Results (RFC 8601): `AuthenticationResults` (rendering)
 //   and `AuthenticationResultsFilter` (finding forged fields, §5).
 // - `HeaderFields`: the fields of a message's header section as byte ranges.
