@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "TernServer",
             dependencies: [
-                "TernSMTP", "TernAccounts", "TernSpool", "TernDNS", "TernDelivery", "TernInbound",
+                "TernSMTP", "TernAccounts", "TernSpool", "TernDNS", "TernMailAuth", "TernDelivery", "TernInbound",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

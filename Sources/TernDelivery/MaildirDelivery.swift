@@ -114,6 +114,29 @@ public struct MaildirDelivery: Sendable {
         }
     }
 
+    /// The Maildir++ folder `folder` of the Maildir at `maildir` (`Junk`
+    /// → `<maildir>/.Junk`), made as Dovecot makes one when missing: the
+    /// Maildir itself first, then the folder's cur/new/tmp and an empty
+    /// `maildirfolder` file.
+    public func folder(_ folder: String, of maildir: String) throws(DeliveryError) -> String {
+        guard !folder.isEmpty, !folder.contains("/"), folder != ".", folder != ".." else {
+            throw DeliveryError.notAMaildir(maildir, "bad folder name \(folder)")
+        }
+        try prepare(maildir)
+        let path = "\(maildir)/.\(folder)"
+        try prepare(path)
+        let marker = "\(path)/maildirfolder"
+        do {
+            if try FileSystem.kind(of: marker) == .missing {
+                try FileSystem.writeFile(marker, parts: [], mode: 0o600, exclusive: false)
+                try FileSystem.syncDirectory(path)
+            }
+        } catch {
+            throw DeliveryError.fromSystem(error, mailbox: path)
+        }
+        return path
+    }
+
     enum WriteFailure: Error {
         case source(SystemCallError)
         case target(SystemCallError)

@@ -94,11 +94,19 @@ struct LocalAttempt: Sendable {
     }
 
     private func deliverLocally(_ entry: SpoolEntry, user: String, deliveredTo: Mailbox, now: Date) -> DeliveryOutcome {
-        let path: String
+        var path: String
         do {
             path = try template.expand(user: user)
         } catch {
             return DeliveryOutcome(.misconfigured("maildir template \(template): \(error)"))
+        }
+        if let folder = entry.origin.folder {
+            // DMARC quarantine: the user's Junk folder.
+            do {
+                path = try maildir.folder(folder, of: path)
+            } catch {
+                return DeliveryOutcome(error)
+            }
         }
         let message: SpoolMessageReader
         do {

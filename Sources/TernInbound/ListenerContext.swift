@@ -23,6 +23,8 @@ public struct ListenerContext: Sendable {
     /// Finds the client's verified host name for the Received field; nil =
     /// no lookups (the field then says `unknown`).
     public var reverseNames: (any ReverseNameLookup)?
+    /// SPF, DMARC (and later DKIM) on each complete message; nil = none.
+    public var authenticator: (any InboundAuthenticator)?
 
     /// RFC 5321 §4.5.3.2 server timeouts. Defaults: 5 min per command, 3 min
     /// per data block, 10 min for a whole transfer.
@@ -42,8 +44,9 @@ public struct ListenerContext: Sendable {
                 connections: ConnectionLimiter, authFailures: AuthFailureTracker, storePool: NIOThreadPool,
                 authPool: NIOThreadPool,
                 timeouts: Timeouts = Timeouts(), logger: Logger, registry: SessionRegistry,
-                reverseNames: (any ReverseNameLookup)? = nil) {
+                reverseNames: (any ReverseNameLookup)? = nil, authenticator: (any InboundAuthenticator)? = nil) {
         self.reverseNames = reverseNames
+        self.authenticator = authenticator
         self.session = session
         self.policy = policy
         self.queue = queue

@@ -289,7 +289,78 @@ final class SMTPServerHandler: ChannelInboundHandler {
         waitingTimer = nil
         guard let request = waitingDelivery else { return }
         waitingDelivery = nil
-        store(request, context: context)
+        authenticateThenStore(request, context: context)
+    }
+
+    // MARK: Checks after DATA
+
+    /// Runs the authenticator (when there is one) off the event loop, then
+    /// stores the message as it decides, or refuses it.
+    private func authenticateThenStore(_ request: DeliveryRequest, context: ChannelHandlerContext) {
+        guard let authenticator = shared.authenticator else {
+            store(request, context: context)
+            return
+        }
+        let message = request.message
+        let header = SMTPServerHandler.headerSection(of: message)
+        let facts = ReceivedMessageFacts(role: role, clientAddress: clientAddress, heloName: request.heloName,
+                                         sender: request.envelope.sender, authenticatedUser: request.authenticatedUser,
+                                         headerSection: header)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let channel = context.channel
+        Task {
+            let decision = await authenticator.check(facts)
+            // A client gone meanwhile got no 250: nothing is stored.
+            guard channel.isActive else { return }
+            eventLoop.execute {
+                let (handler, context) = bound.value
+                switch decision {
+                case .refuse(let reply):
+                    handler.logger.notice("message refused by policy", metadata: [
+                        "reply": "\(reply)", "from": "\(request.envelope.sender)",
+                    ])
+                    handler.run(handler.session.resume(.delivery(reply)), context: context)
+                case .accept(let prepend, let remove, let folder):
+                    var changed = request
+                    if !remove.isEmpty {
+                        changed.message = SMTPServerHandler.removing(remove, from: message)
+                    }
+                    handler.store(changed, context: context, traceFields: prepend, folder: folder)
+                }
+            }
+        }
+    }
+
+    /// The header section of a message: up to and including the first
+    /// empty line, or all of it.
+    static func headerSection(of message: ByteBuffer) -> [UInt8] {
+        let view = message.readableBytesView
+        var index = view.startIndex
+        var lineStart = true
+        while index < view.endIndex {
+            if lineStart, view[index] == 13, view.index(after: index) < view.endIndex,
+               view[view.index(after: index)] == 10 {
+                return Array(view[view.startIndex..<view.index(index, offsetBy: 2)])
+            }
+            lineStart = view[index] == 10
+            index = view.index(after: index)
+        }
+        return Array(view)
+    }
+
+    /// The message without the byte ranges given (relative to its start).
+    static func removing(_ ranges: [Range<Int>], from message: ByteBuffer) -> ByteBuffer {
+        let bytes = Array(message.readableBytesView)
+        var out = ByteBuffer()
+        out.reserveCapacity(bytes.count)
+        var at = 0
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where range.lowerBound >= at {
+            out.writeBytes(bytes[at..<min(range.lowerBound, bytes.count)])
+            at = min(range.upperBound, bytes.count)
+        }
+        out.writeBytes(bytes[at...])
+        return out
     }
 
     // MARK: Delivery to the queue
@@ -298,7 +369,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
     /// been waited for long enough).
     private func deliver(_ request: DeliveryRequest, context: ChannelHandlerContext) {
         guard reverseNamePending else {
-            store(request, context: context)
+            authenticateThenStore(request, context: context)
             return
         }
         waitingDelivery = request
@@ -311,14 +382,16 @@ final class SMTPServerHandler: ChannelInboundHandler {
         }
     }
 
-    private func store(_ request: DeliveryRequest, context: ChannelHandlerContext) {
+    private func store(_ request: DeliveryRequest, context: ChannelHandlerContext, traceFields: String = "",
+                       folder: String? = nil) {
         let queue = shared.queue
         let id = queue.makeID()
-        let origin = MessageOrigin(role: role.rawValue, clientAddress: clientAddress, heloName: request.heloName,
+        var origin = MessageOrigin(role: role.rawValue, clientAddress: clientAddress, heloName: request.heloName,
                                    reverseName: reverseName, tlsVersion: request.tls?.version, tlsCipher: request.tls?.cipher,
                                    authenticatedUser: request.authenticatedUser, protocolName: request.protocolName,
                                    receivedAt: Date())
-        let received = ReceivedField.render(heloName: request.heloName, reverseName: reverseName, clientAddress: clientAddress,
+        origin.folder = folder
+        let received = traceFields + ReceivedField.render(heloName: request.heloName, reverseName: reverseName, clientAddress: clientAddress,
                                             tls: request.tls, hostname: shared.session.hostname,
                                             protocolName: request.protocolName, id: id,
                                             recipients: request.envelope.recipients.map(\.mailbox), date: origin.receivedAt)

@@ -63,6 +63,7 @@ enum HeaderWriter {
         w.object { w in
             if let user = o.authenticatedUser { w.member("authenticatedUser") { $0.string(user) } }
             w.member("clientAddress") { $0.string(o.clientAddress) }
+            if let folder = o.folder { w.member("folder") { $0.string(folder) } }
             w.member("heloName") { $0.string(o.heloName) }
             w.member("protocolName") { $0.string(o.protocolName) }
             w.member("receivedAt") { $0.string(RecordDate.format(o.receivedAt)) }

@@ -64,6 +64,9 @@ public struct MessageOrigin: Hashable, Sendable, Codable {
     /// `ESMTP`, `ESMTPS`, `ESMTPSA`, `UTF8SMTPS`… (RFC 3848, RFC 6531 §3.7.3).
     public var protocolName: String
     public var receivedAt: Date
+    /// The Maildir folder local copies go to instead of the inbox
+    /// (`Junk` for a message DMARC quarantined); nil = the inbox.
+    public var folder: String?
 
     public init(role: String, clientAddress: String, heloName: String, reverseName: String? = nil,
                 tlsVersion: String? = nil, tlsCipher: String? = nil, authenticatedUser: String? = nil,

@@ -37,6 +37,8 @@ public struct Configuration: Sendable, Equatable {
     public var dns: DNS
     /// `[delivery]`: how mail leaves this host.
     public var delivery: Delivery
+    /// `[checks]`: SPF and DMARC on mail that arrives on port 25.
+    public var checks = Checks()
     /// `[routes]`: recipient domain (lower-case ASCII) → `"relay"` or
     /// `"direct"`; domains not listed go through the relay when one is set.
     public var routes: [String: String] = [:]
@@ -186,6 +188,30 @@ public struct Configuration: Sendable, Equatable {
         /// `capture`: a Maildir that receives all outbound mail instead of
         /// sending it (for trials and tests); `nil` (`""`) = send. Default: `""`.
         public var capture: String?
+
+        public init() {}
+    }
+
+    /// `[checks]`.
+    public struct Checks: Sendable, Equatable {
+        /// `spf`: `"off"`, `"annotate"` (Received-SPF and
+        /// Authentication-Results only; DMARC decides) or `"reject"`
+        /// (also `550 5.7.23` on fail, `451 4.7.24` on temperror).
+        /// Default: `"annotate"`.
+        public var spf: SPFPolicy = .annotate
+        /// `dmarc`: `"off"`, `"annotate"` (Authentication-Results only) or
+        /// `"enforce"` (the domain's policy: `p=reject` → `550 5.7.1` at the
+        /// end of DATA, `p=quarantine` → the recipients' Junk folder).
+        /// Default: `"enforce"`.
+        public var dmarc: DMARCPolicy = .enforce
+
+        public enum SPFPolicy: String, Sendable, Equatable, CaseIterable {
+            case off, annotate, reject
+        }
+
+        public enum DMARCPolicy: String, Sendable, Equatable, CaseIterable {
+            case off, annotate, enforce
+        }
 
         public init() {}
     }

@@ -142,6 +142,26 @@ extension ConfigurationDecoder {
         return delivery
     }
 
+    mutating func decodeChecks(_ root: TOMLTable) -> Configuration.Checks {
+        var checks = Configuration.Checks()
+        guard let table = knownSection("checks", in: root) else { return checks }
+        if let spf = string(table, "checks", "spf") {
+            if let policy = Configuration.Checks.SPFPolicy(rawValue: spf.value) {
+                checks.spf = policy
+            } else {
+                report(spf, "must be one of off, annotate, reject; got \(Self.quoted(spf.value))")
+            }
+        }
+        if let dmarc = string(table, "checks", "dmarc") {
+            if let policy = Configuration.Checks.DMARCPolicy(rawValue: dmarc.value) {
+                checks.dmarc = policy
+            } else {
+                report(dmarc, "must be one of off, annotate, enforce; got \(Self.quoted(dmarc.value))")
+            }
+        }
+        return checks
+    }
+
     /// `[routes]`: `"domain" = "relay" | "direct"`. A route to the relay
     /// needs `delivery.relay`.
     mutating func decodeRoutes(_ root: TOMLTable, relay: Configuration.Relay?) -> [String: String] {

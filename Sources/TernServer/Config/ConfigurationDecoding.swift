@@ -23,6 +23,7 @@ extension ConfigurationDecoder {
         let dns = decodeDNS(root)
         let delivery = decodeDelivery(root)
         let routes = decodeRoutes(root, relay: delivery.relay)
+        let checks = decodeChecks(root)
         let dkim = decodeDKIM(root)
         let limits = decodeLimits(root)
         let timeouts = decodeTimeouts(root)
@@ -38,6 +39,7 @@ extension ConfigurationDecoder {
         configuration.dns = dns
         configuration.delivery = delivery
         configuration.routes = routes
+        configuration.checks = checks
         configuration.dkim = dkim
         configuration.limits = limits
         configuration.timeouts = timeouts

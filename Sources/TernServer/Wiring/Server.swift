@@ -8,6 +8,7 @@ import TernAccounts
 import TernDNS
 import TernDelivery
 import TernInbound
+import TernMailAuth
 import TernSMTP
 import TernSpool
 
@@ -156,6 +157,17 @@ public final class Server: Sendable {
                                               delayStep: options.authFailureDelayStep)
         let timeouts = ListenerContext.Timeouts(command: .init(c.timeouts.command), dataBlock: .init(c.timeouts.dataBlock),
                                                 dataTotal: .init(c.timeouts.dataTotal))
+        let authenticator: MailAuthenticator
+        do {
+            authenticator = try makeAuthenticator(c, resolver: resolver)
+        } catch {
+            try? await storePool.shutdownGracefully()
+            try? await authPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        // Submissions are not checked, only annotated (auth=pass).
+        let submissionAuthenticator = MailAuthenticator(hostname: c.hostname.ascii, spf: nil, dmarc: nil, checks: c.checks)
         let postmasterDomain = c.domains.first ?? c.hostname
         var listeners: [InboundServer.Listener] = []
         for l in c.listeners {
@@ -170,7 +182,8 @@ public final class Server: Sendable {
             let context = ListenerContext(session: session, policy: policy, queue: queue, tls: tls,
                                           connections: connections, authFailures: authFailures, storePool: storePool, authPool: authPool,
                                           timeouts: timeouts, logger: listenerLogger, registry: SessionRegistry(),
-                                          reverseNames: c.dns.reverseLookup ? ReverseNames(resolver: resolver) : nil)
+                                          reverseNames: c.dns.reverseLookup ? ReverseNames(resolver: resolver) : nil,
+                                          authenticator: role == .mx ? authenticator : submissionAuthenticator)
             listeners.append(InboundServer.Listener(host: l.address.address, port: l.address.port, context: context))
         }
         let inbound: InboundServer

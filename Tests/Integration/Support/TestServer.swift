@@ -76,6 +76,10 @@ final class TestServer: @unchecked Sendable {
             # Never the system resolver: a port where nothing answers, unless a test sets its own.
             nameservers = ["127.0.0.1:1"]
             reverse_lookup = false
+            [checks]
+            # No SPF/DMARC lookups against that silent nameserver, unless a test sets its own.
+            spf = "off"
+            dmarc = "off"
             """
         var configuration = try Configuration(toml: toml, file: "test.toml", baseDirectory: dir.path)
         tweak(&configuration)

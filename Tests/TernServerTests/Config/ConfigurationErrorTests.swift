@@ -102,6 +102,10 @@ struct ConfigurationErrorTests {
             #"tern.toml:10: 'routes."not a domain"': "not a domain" is not a domain name"#,
             #"tern.toml:11: 'routes."x.test"' must be "relay" or "direct", got integer"#,
         ]),
+        (minimalTOML + "[checks]\nspf = \"strict\"\ndmarc = \"on\"", [
+            #"tern.toml:7: 'checks.spf' must be one of off, annotate, reject; got "strict""#,
+            #"tern.toml:8: 'checks.dmarc' must be one of off, annotate, enforce; got "on""#,
+        ]),
         (minimalTOML + "[metrics]\naddress = \"localhost:9325\"",
          [#"tern.toml:7: 'metrics.address' must be an IP address, not a name, got "localhost:9325""#]),
         (minimalTOML + "[log]\nlevel = \"loud\"",

@@ -104,6 +104,9 @@ struct ConfigurationTests {
             queue_lifetime = 86400
             delay_warning = "0"
             capture = "/tmp/capture"
+            [checks]
+            spf = "reject"
+            dmarc = "annotate"
             [routes]
             "Gmail.COM" = "relay"
             "bücher.example" = "direct"
@@ -154,6 +157,8 @@ struct ConfigurationTests {
         #expect(c.delivery.retryMin == .seconds(30))
         #expect(c.delivery.retryMax == .seconds(7_200))
         #expect(c.routes == ["gmail.com": "relay", "xn--bcher-kva.example": "direct"])
+        #expect(c.checks.spf == .reject)
+        #expect(c.checks.dmarc == .annotate)
         #expect(c.delivery.queueLifetime == .seconds(86_400))
         #expect(c.delivery.delayWarning == nil)
         #expect(c.delivery.capture == "/tmp/capture")

@@ -161,6 +161,8 @@ class Server:
             # Nothing listens there: should remote delivery ever be attempted, no query leaves this machine.
             # No client-name lookups either (they would only time out), unless a scenario asks.
             "dns": {"nameservers": ["127.0.0.1:9"], "reverse_lookup": False},
+            # Nor SPF/DMARC checks (their lookups would only time out there).
+            "checks": {"spf": "off", "dmarc": "off"},
             "limits": {"auth_failures": 5},
         }
         for section, values in (settings or {}).items():
