@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
         // System library: libldns builds and parses DNS packets (Debian: libldns-dev).
         .systemLibrary(name: "CLDNS", path: "Sources/CLDNS", pkgConfig: "ldns"),
+        // System library: libopendkim verifies DKIM signatures (Debian: libopendkim-dev).
+        .systemLibrary(name: "COpenDKIM", path: "Sources/COpenDKIM", pkgConfig: "opendkim"),
 
         .target(
             name: "TernSMTP",
@@ -39,7 +41,13 @@ let package = Package(
         ),
         .target(
             name: "TernMailAuth",
-            dependencies: ["TernDNS", "TernSMTP"]
+            dependencies: [
+                "TernDNS", "TernSMTP", "COpenDKIM",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "TernAccounts",
@@ -91,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "tern",
             dependencies: [
-                "TernServer", "TernAccounts", "TernSpool", "TernSMTP",
+                "TernServer", "TernAccounts", "TernSpool", "TernSMTP", "TernMailAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -111,7 +119,14 @@ let package = Package(
         .testTarget(name: "TernSMTPTests", dependencies: ["TernSMTP"]),
         .testTarget(name: "TernDNSTests", dependencies: ["TernDNS", "TernTestSupport"]),
         .testTarget(name: "TernAccountsTests", dependencies: ["TernAccounts"]),
-        .testTarget(name: "TernMailAuthTests", dependencies: ["TernMailAuth", "TernDNS"]),
+        .testTarget(
+            name: "TernMailAuthTests",
+            dependencies: [
+                "TernMailAuth", "TernDNS", "TernTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "TernSpoolTests", dependencies: ["TernSpool"]),
         .testTarget(name: "TernDeliveryTests", dependencies: ["TernDelivery", "TernDNS"], exclude: ["Golden"]),
         .testTarget(name: "TernServerTests", dependencies: ["TernServer"]),
