@@ -124,6 +124,7 @@ let package = Package(
             dependencies: [
                 "TernMailAuth", "TernDNS", "TernTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -78,9 +78,7 @@ public enum DKIMCanonicalizer {
     public static func body<C: Collection>(_ body: C, _ mode: DKIMCanonicalization) -> [UInt8] where C.Element == UInt8 {
         var lines: [[UInt8]] = []
         var line: [UInt8] = []
-        var sawAny = false
         for c in body {
-            sawAny = true
             if c == 0x0A {
                 if line.last == 0x0D { line.removeLast() }
                 lines.append(line)
@@ -90,7 +88,6 @@ public enum DKIMCanonicalizer {
             }
         }
         if !line.isEmpty { lines.append(line) }
-        _ = sawAny
         if mode == .relaxed {
             lines = lines.map { l in
                 var out: [UInt8] = []
