@@ -117,3 +117,39 @@ struct DKIMKeyTests {
         #expect(DKIMVerifier.keyProblem("v=DKIM1: g=*; k=rsa; p=AAAA", for: field) != nil)
     }
 }
+
+@Suite("DKIM malformed input")
+struct DKIMMalformedTests {
+    static let fields: [String] = [
+        "DKIM-Signature:",
+        "DKIM-Signature: ;;;",
+        "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s; h=from; bh=; b=",
+        "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s; h=from; bh=AAAA; b=AAAA; l=999999999999999999999999",
+        "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s; h=from; bh=AAAA; b=AAAA; x=12; t=99999999999",
+        "DKIM-Signature: v=1; a=rsa-sha256; d=..; s=s; h=from; bh=AAAA; b=AAAA",
+        "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=a..b; h=from; bh=AAAA; b=AAAA",
+        "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed/relaxed; d=example.com; s=s; h=from; bh=AAAA; b=AAAA",
+        "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s; h=from; bh=AAAA; b=AAAA; d=example.net",
+        "DKIM-Signature: v=1; a=rsa-sha256; d=\u{00e9}xample.com; s=s; h=from; bh=AAAA; b=AAAA",
+        "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s; h=from; bh=AAAA; b=AAAA; z=" + String(repeating: "x", count: 5000),
+    ]
+
+    @Test("Malformed signatures are permerror without a crash or a DNS query", arguments: DKIMMalformedTests.fields)
+    func malformed(field: String) async {
+        let message = Array((field + "\r\nFrom: a@example.com\r\nSubject: x\r\n\r\nbody\r\n").utf8)
+        let results = await DKIMVerifier(lookup: { name in
+            name == "s._domainkey.example.com" ? .nxdomain : .failure("unexpected query for \(name)")
+        }).verify(message)
+        #expect(results.count == 1)
+        #expect(results.first?.verdict == .permerror, "\(results)")
+    }
+
+    @Test("Unsigned and odd messages give no results and do not crash")
+    func unsigned() async {
+        let verifier = DKIMVerifier(lookup: { _ in .nxdomain })
+        for message in ["", "\r\n", "From: a@example.com\r\n", "no header at all", "From: a@example.com\r\n\r\n"] {
+            #expect(await verifier.verify(Array(message.utf8)).isEmpty)
+        }
+        #expect(await verifier.verify([0xFF, 0xFE, 0x0D, 0x0A, 0x0D, 0x0A]).isEmpty)
+    }
+}
