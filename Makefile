@@ -32,9 +32,11 @@ e2e: test-deps
 	$(SWIFT) build --product tern
 	Tests/e2e/run
 
-# Not part of `make test`: Tern against a stock Postfix with smtp-source.
-bench: deps
-	bench/run
+# Not part of `make test`: Tern against a stock Postfix — receiving
+# (smtp-source -> Maildir) and outbound (a full queue -> nsd -> smtp-sink).
+# BENCH_MODE=receive or BENCH_MODE=outbound runs just one of them.
+bench: test-deps
+	BENCH_MODE=$${BENCH_MODE:-all} bench/run
 
 clean:
 	rm -rf .build var

@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
         // System library: libldns builds and parses DNS packets (Debian: libldns-dev).
         .systemLibrary(name: "CLDNS", path: "Sources/CLDNS", pkgConfig: "ldns"),
+        // System library: libspf2 evaluates SPF policies (Debian: libspf2-dev; no .pc file).
+        .systemLibrary(name: "CSPF2", path: "Sources/CSPF2"),
         // System library: libopendkim verifies DKIM signatures (Debian: libopendkim-dev).
         .systemLibrary(name: "COpenDKIM", path: "Sources/COpenDKIM", pkgConfig: "opendkim"),
 
@@ -42,7 +44,7 @@ let package = Package(
         .target(
             name: "TernMailAuth",
             dependencies: [
-                "TernDNS", "TernSMTP", "COpenDKIM",
+                "TernDNS", "TernSMTP", "CSPF2", "COpenDKIM",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,6 +127,7 @@ let package = Package(
                 "TernMailAuth", "TernDNS", "TernTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

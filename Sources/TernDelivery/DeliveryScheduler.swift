@@ -93,9 +93,20 @@ public final class DeliveryScheduler: Service, Sendable {
         let pool = providedPool ?? NIOThreadPool(numberOfThreads: configuration.concurrency)
         if providedPool == nil { pool.start() }
         do {
-            try await recover(on: pool)
+            // Recovery schedules each entry as it reads it, so a large spool
+            // starts flowing at once; a recovery that fails stops the loop
+            // and is thrown below.
+            let recoveryFailure = FailureBox()
             await withTaskCancellationOrGracefulShutdownHandler {
                 await withDiscardingTaskGroup { group in
+                    group.addTask {
+                        do {
+                            try await self.recover(on: pool)
+                        } catch {
+                            recoveryFailure.error.withLock { $0 = error }
+                            self.stop()
+                        }
+                    }
                     while let id = await nextWork() {
                         group.addTask {
                             let next = await self.attempt(id, on: pool)
@@ -106,6 +117,7 @@ public final class DeliveryScheduler: Service, Sendable {
             } onCancelOrGracefulShutdown: {
                 self.stop()
             }
+            if let error = recoveryFailure.error.withLock({ $0 }) { throw error }
         } catch {
             if providedPool == nil { try? await pool.shutdownGracefully() }
             throw error
@@ -122,9 +134,15 @@ public final class DeliveryScheduler: Service, Sendable {
 
     private func recover(on pool: NIOThreadPool) async throws {
         let spool = self.spool
-        let recovered = try await pool.runIfActive {
+        let configuration = self.configuration
+        let recovered = try await pool.runIfActive { [self] in
             var result = Recovered()
-            result.entries = try spool.recover { result.events.append($0) }
+            result.entries = try spool.recover(onEvent: { result.events.append($0) }, onEntry: { entry in
+                guard let due = Settlement.nextDue(entry, now: Date(),
+                                                   notAttemptedInterval: configuration.notAttemptedInterval,
+                                                   delayWarning: configuration.delayWarning) else { return }
+                self.schedule(entry.id, at: due)
+            })
             return result
         }
         for event in recovered.events {
@@ -133,17 +151,21 @@ public final class DeliveryScheduler: Service, Sendable {
             case .removedOrphanState, .removedTemporaryFile: logger.notice("spool recovery: \(event)")
             }
         }
-        let now = Date()
-        state.withLock { s in
-            for entry in recovered.entries {
-                if let due = Settlement.nextDue(entry, now: now, notAttemptedInterval: configuration.notAttemptedInterval,
-                                                delayWarning: configuration.delayWarning) {
-                    s.due.schedule(entry.id, at: due)
-                }
-            }
-        }
         logger.info("delivery scheduler started", metadata: ["queued": "\(recovered.entries.count)"])
         onEvent(.recovered(entries: recovered.entries.count))
+        wake.signal()
+    }
+
+    /// A recovered entry is due at `at` (unless an attempt on it is running:
+    /// then it is looked at again when that attempt ends).
+    private func schedule(_ id: QueueID, at: Date) {
+        state.withLock { s in
+            if s.running.contains(id) {
+                s.again[id] = min(s.again[id] ?? at, at)
+            } else {
+                s.due.schedule(id, at: at)
+            }
+        }
         wake.signal()
     }
 
@@ -201,4 +223,9 @@ public final class DeliveryScheduler: Service, Sendable {
         }
         wake.signal()
     }
+}
+
+/// Carries an error out of a child task.
+private final class FailureBox: Sendable {
+    let error = Mutex<(any Error)?>(nil)
 }

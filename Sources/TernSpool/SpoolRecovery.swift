@@ -47,15 +47,21 @@ extension Spool {
     ///   hold (a crash in the middle of rewriting one leaves anything there).
     ///
     /// Throws only when a directory cannot be read or changed at all.
-    public func recover(onEvent report: (SpoolRecoveryEvent) -> Void = { _ in }) throws(SpoolError) -> [SpoolEntry] {
+    ///
+    /// `onEntry` sees each entry as soon as it is read, so that delivery can
+    /// start before a large spool has been read to its end (the entries are
+    /// also returned at the end).
+    public func recover(onEvent report: (SpoolRecoveryEvent) -> Void = { _ in },
+                        onEntry: (SpoolEntry) -> Void = { _ in }) throws(SpoolError) -> [SpoolEntry] {
         do {
-            return try recoverFiles(report)
+            return try recoverFiles(report, onEntry)
         } catch {
             throw SpoolError(error)
         }
     }
 
-    private func recoverFiles(_ report: (SpoolRecoveryEvent) -> Void) throws(SystemCallError) -> [SpoolEntry] {
+    private func recoverFiles(_ report: (SpoolRecoveryEvent) -> Void,
+                              _ onEntry: (SpoolEntry) -> Void) throws(SystemCallError) -> [SpoolEntry] {
         for name in try FileSystem.list(tmpDirectory).sorted() where !isBusy(name.prefix(QueueID.length)) {
             try FileSystem.remove("\(tmpDirectory)/\(name)")
             report(.removedTemporaryFile(name: name))
@@ -86,6 +92,7 @@ extension Spool {
                 } catch {
                     if error.errno != ENOENT { throw error }
                     entries.append(entry)
+                    onEntry(entry)
                     continue
                 }
                 if let problem = overlay(bytes, on: &entry) {
@@ -95,6 +102,7 @@ extension Spool {
                     report(.stateSetAside(name: name, reason: problem))
                 }
                 entries.append(entry)
+                onEntry(entry)
             }
         }
 

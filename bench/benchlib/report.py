@@ -156,3 +156,132 @@ def write_results(directory, rows, runs, sizes, meta):
     with open(md_path, "w") as handle:
         handle.write(render_markdown(rows, sizes, meta))
     return json_path, md_path
+
+
+# The outbound benchmark (bench/run --outbound)
+
+OUTBOUND_METRICS = ("delivered_per_s", "delivered_s", "first_s", "first_to_last_per_s",
+                    "ready_s", "flush_s", "queue_s", "peak_rss_mib", "peak_pss_mib",
+                    "peak_processes", "cpu_s", "helpers_cpu_s", "other_cpu_s")
+OUTBOUND_TARGET_RATIO = 2.0
+
+
+def summarize_outbound(runs, servers):
+    entry = {"servers": {}, "ratios": {}}
+    for server in servers:
+        mine = [r for r in runs if r["server"] == server]
+        good = [r for r in mine if "error" not in r]
+        summary = {"runs": len(mine), "ok": len(good),
+                   "errors": [r["error"] for r in mine if "error" in r]}
+        for metric in OUTBOUND_METRICS:
+            values = [r[metric] for r in good if r.get(metric) is not None]
+            summary[metric] = round(statistics.median(values), 2) if values else None
+            if metric.endswith("_per_s") and values:
+                summary[metric.replace("_per_s", "_range")] = [min(values), max(values)]
+        entry["servers"][server] = summary
+    tern, postfix = entry["servers"].get("tern"), entry["servers"].get("postfix")
+    if tern and postfix:
+        for metric in ("delivered_per_s", "first_to_last_per_s", "peak_rss_mib",
+                       "peak_pss_mib", "cpu_s"):
+            if tern.get(metric) and postfix.get(metric):
+                entry["ratios"][metric] = round(tern[metric] / postfix[metric], 2)
+    return entry
+
+
+def outbound_verdict(entry):
+    ratio = entry["ratios"].get("delivered_per_s")
+    if ratio is None:
+        return "not measured (both servers must complete at least one run)"
+    return ("met" if ratio >= OUTBOUND_TARGET_RATIO else "NOT met") + f" ({ratio}×)"
+
+
+OUTBOUND_COLUMNS = ("server", "delivered msg/s", "range", "delivery s", "first msg s",
+                    "first→last msg/s", "peak RSS MiB", "peak PSS MiB", "processes", "CPU s",
+                    "sink+dns CPU s", "other CPU s")
+
+
+def outbound_rows(entry):
+    out = []
+    for server, s in entry["servers"].items():
+        note = ""
+        if s["ok"] < s["runs"]:
+            note = f" ({s['runs'] - s['ok']} of {s['runs']} runs failed)"
+        if s["runs"] == 0:
+            note = " (not run)"
+        rng = s.get("delivered_range")
+        out.append([server + note, fmt(s["delivered_per_s"]),
+                    f"{rng[0]:.0f}–{rng[1]:.0f}" if rng else "-",
+                    fmt(s["delivered_s"]), fmt(s["first_s"]), fmt(s["first_to_last_per_s"]),
+                    fmt(s["peak_rss_mib"]), fmt(s["peak_pss_mib"]), fmt(s["peak_processes"]),
+                    fmt(s["cpu_s"]), fmt(s["helpers_cpu_s"]), fmt(s["other_cpu_s"])])
+    if entry["ratios"]:
+        r = entry["ratios"]
+        out.append(["tern/postfix", fmt(r.get("delivered_per_s"), "×"), "", "", "",
+                    fmt(r.get("first_to_last_per_s"), "×"), fmt(r.get("peak_rss_mib"), "×"),
+                    fmt(r.get("peak_pss_mib"), "×"), "", fmt(r.get("cpu_s"), "×"), "", ""])
+    return out
+
+
+def outbound_heading(meta):
+    return (f"Outbound: {meta['messages']} queued messages of {size_label(meta['size'])} to "
+            f"{meta['domains']} domains, through nsd, to smtp-sink; median of {meta['repeat']}")
+
+
+def render_outbound_text(entry, meta):
+    body = outbound_rows(entry)
+    widths = [max(len(OUTBOUND_COLUMNS[i]), *(len(r[i]) for r in body)) if body
+              else len(OUTBOUND_COLUMNS[i]) for i in range(len(OUTBOUND_COLUMNS))]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths)))
+    lines = ["", outbound_heading(meta), line(OUTBOUND_COLUMNS)]
+    lines += [line(r) for r in body]
+    for server, s in entry["servers"].items():
+        for error in s["errors"]:
+            lines.append(f"{server}: failed run: {error}")
+    lines += ["", f"Target (Tern ≥ {OUTBOUND_TARGET_RATIO:g}× Postfix delivered msg/s): "
+                  f"{outbound_verdict(entry)}"]
+    return "\n".join(lines)
+
+
+def render_outbound_markdown(entry, meta):
+    lines = ["# Tern vs Postfix — outbound (`bench/run --outbound`)", "",
+             f"Run {meta['started']} on {meta['host']['cpus']} CPUs, kernel "
+             f"{meta['host']['kernel']}, queues on {meta['host']['tmp_fs']}. "
+             + outbound_heading(meta) + ".", ""]
+    for name, info in meta["servers"].items():
+        lines.append(f"- **{name}**: " + ", ".join(f"{k} `{v}`" for k, v in info.items()))
+    for name, reason in meta["skipped"].items():
+        lines.append(f"- **{name}** skipped: {reason.splitlines()[0] if reason else ''}")
+    lines += ["", "| " + " | ".join(OUTBOUND_COLUMNS) + " |",
+              "|" + "|".join("---" if i == 0 else "---:" for i in range(len(OUTBOUND_COLUMNS)))
+              + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in outbound_rows(entry)]
+    for server, s in entry["servers"].items():
+        for error in s["errors"]:
+            lines.append(f"\n{server}: failed run: {error}")
+    lines += ["", "delivered = messages / (last arrival at the sink − release); release = "
+              "`postqueue -f` for Postfix (started and greeting), the start of `tern serve` "
+              "for Tern (its start-up is included); first msg s = release to the first "
+              "arrival; first→last = (messages − 1) / (last − first arrival); peak RSS = "
+              "largest sum of VmRSS over the server's processes from release to the last "
+              "arrival (Tern: also its VmHWM); CPU s = the server's CPU time in that window; "
+              "sink+dns = smtp-sink and nsd; other = the rest of the machine.",
+              "", f"Target (Tern ≥ {OUTBOUND_TARGET_RATIO:g}× Postfix delivered msg/s): "
+                  f"**{outbound_verdict(entry)}**", ""]
+    return "\n".join(lines)
+
+
+def write_outbound_results(directory, entry, runs, meta):
+    os.makedirs(directory, exist_ok=True)
+    document = {"meta": meta, "summary": entry, "runs": runs,
+                "target": outbound_verdict(entry)}
+    json_path = os.path.join(directory, "latest-outbound.json")
+    md_path = os.path.join(directory, "latest-outbound.md")
+    with open(json_path, "w") as handle:
+        json.dump(document, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    with open(md_path, "w") as handle:
+        handle.write(render_outbound_markdown(entry, meta))
+    return json_path, md_path
