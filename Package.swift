@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "CLDNS", path: "Sources/CLDNS", pkgConfig: "ldns"),
         // System library: libspf2 evaluates SPF policies (Debian: libspf2-dev; no .pc file).
         .systemLibrary(name: "CSPF2", path: "Sources/CSPF2"),
+        // System library: libopendkim verifies DKIM signatures (Debian: libopendkim-dev).
+        .systemLibrary(name: "COpenDKIM", path: "Sources/COpenDKIM", pkgConfig: "opendkim"),
 
         .target(
             name: "TernSMTP",
@@ -41,7 +43,13 @@ let package = Package(
         ),
         .target(
             name: "TernMailAuth",
-            dependencies: ["TernDNS", "TernSMTP", "CSPF2"]
+            dependencies: [
+                "TernDNS", "TernSMTP", "CSPF2", "COpenDKIM",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "TernAccounts",
@@ -93,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "tern",
             dependencies: [
-                "TernServer", "TernAccounts", "TernSpool", "TernSMTP",
+                "TernServer", "TernAccounts", "TernSpool", "TernSMTP", "TernMailAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -117,6 +125,8 @@ let package = Package(
             name: "TernMailAuthTests",
             dependencies: [
                 "TernMailAuth", "TernDNS", "TernTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -7,14 +7,20 @@
 // macro digits, header sizes) and return typed results (`permerror`,
 // `.notDMARC`, …) instead of trapping. Values rendered into header fields are
 // quoted and stripped of control characters so no peer can inject a line.
-// The only file read is the public suffix list
+// Files read: the public suffix list
 // (/usr/share/publicsuffix/public_suffix_list.dat, Debian `publicsuffix`),
-// once, when first needed. DNS goes through an injected lookup — in the
+// once, when first needed; DKIM private keys under the configured keys
+// folder (`DKIMKeyStore`, which also writes new keys with mode 0600).
+// DNS goes through an injected lookup — in the
 // server `TernDNS.DNSResolver`, never the system resolver.
 //
 // Blocking C calls (libspf2) run only on the checker's own threads
 // (`BlockingThreadPool`), never on an event loop; libspf2's DNS layer is
 // Tern's (`LibSPF2Layer`) and answers from the injected `SPFLookup`.
+//
+// C: libopendkim (COpenDKIM) verifies DKIM signatures on the thread pool
+// the verifier is given, never on an event loop; it reads keys only from a
+// per-message table filled through TernDNS beforehand.
 //
 // Contents so far:
 // - DMARC (RFC 7489): `DMARCRecord` (§6.3 parsing), `PublicSuffixList` and
@@ -31,4 +37,9 @@
 //   Authentication-Results entry.
 // - Authentication-Results (RFC 8601): `AuthenticationResults` (rendering)
 //   and `AuthenticationResultsFilter` (finding forged fields, §5).
+// - DKIM (RFC 6376, RFC 8463, RFC 8301): `DKIMVerifier` (libopendkim, keys
+//   prefetched, RFC 8301 rules on top; results → `DKIMSignatureResult`,
+//   Authentication-Results and DMARC), `DKIMSigner` (Swift, swift-crypto;
+//   relaxed/relaxed, RSA-2048 + Ed25519), `DKIMKeyStore` (keys on disk,
+//   rotation by newest file, keygen) and `DKIMCanonicalizer`.
 // - `HeaderFields`: the fields of a message's header section as byte ranges.
