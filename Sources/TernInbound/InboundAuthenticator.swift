@@ -1,3 +1,4 @@
+import NIOCore
 import TernSMTP
 
 /// What the checks after DATA need to know about a complete message.
@@ -10,9 +11,12 @@ public struct ReceivedMessageFacts: Sendable {
     /// The message's header section as received, up to and including the
     /// empty line (or the whole message when it has no body), CRLF.
     public var headerSection: [UInt8]
+    /// The whole message as received (DKIM hashes the body).
+    public var message: ByteBuffer
 
     public init(role: SessionConfiguration.Role, clientAddress: String, heloName: String, sender: ReversePath,
-                authenticatedUser: String?, headerSection: [UInt8]) {
+                authenticatedUser: String?, headerSection: [UInt8], message: ByteBuffer) {
+        self.message = message
         self.role = role
         self.clientAddress = clientAddress
         self.heloName = heloName
@@ -24,8 +28,8 @@ public struct ReceivedMessageFacts: Sendable {
 
 /// The verdict of the checks after DATA (SPF, DKIM, DMARC).
 public enum AuthenticationDecision: Sendable, Hashable {
-    /// Store the message with `prepend` (trace fields ending in CRLF:
-    /// Authentication-Results, Received-SPF) above the Received field,
+    /// Store the message with `prepend` (fields ending in CRLF:
+    /// Authentication-Results, Received-SPF, DKIM-Signature) above the Received field,
     /// without the header fields at `remove` (byte ranges of the message:
     /// forged Authentication-Results), local copies into `folder` (nil =
     /// the inbox; `Junk` for a DMARC quarantine).

@@ -305,7 +305,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
         let header = SMTPServerHandler.headerSection(of: message)
         let facts = ReceivedMessageFacts(role: role, clientAddress: clientAddress, heloName: request.heloName,
                                          sender: request.envelope.sender, authenticatedUser: request.authenticatedUser,
-                                         headerSection: header)
+                                         headerSection: header, message: message)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let channel = context.channel

@@ -199,6 +199,9 @@ public struct Configuration: Sendable, Equatable {
         /// (also `550 5.7.23` on fail, `451 4.7.24` on temperror).
         /// Default: `"annotate"`.
         public var spf: SPFPolicy = .annotate
+        /// `dkim`: `"off"` or `"verify"` (every signature, into
+        /// Authentication-Results and DMARC). Default: `"verify"`.
+        public var dkim: DKIMPolicy = .verify
         /// `dmarc`: `"off"`, `"annotate"` (Authentication-Results only) or
         /// `"enforce"` (the domain's policy: `p=reject` → `550 5.7.1` at the
         /// end of DATA, `p=quarantine` → the recipients' Junk folder).
@@ -211,6 +214,10 @@ public struct Configuration: Sendable, Equatable {
 
         public enum DMARCPolicy: String, Sendable, Equatable, CaseIterable {
             case off, annotate, enforce
+        }
+
+        public enum DKIMPolicy: String, Sendable, Equatable, CaseIterable {
+            case off, verify
         }
 
         public init() {}

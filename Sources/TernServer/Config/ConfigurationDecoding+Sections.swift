@@ -152,6 +152,13 @@ extension ConfigurationDecoder {
                 report(spf, "must be one of off, annotate, reject; got \(Self.quoted(spf.value))")
             }
         }
+        if let dkim = string(table, "checks", "dkim") {
+            if let policy = Configuration.Checks.DKIMPolicy(rawValue: dkim.value) {
+                checks.dkim = policy
+            } else {
+                report(dkim, "must be one of off, verify; got \(Self.quoted(dkim.value))")
+            }
+        }
         if let dmarc = string(table, "checks", "dmarc") {
             if let policy = Configuration.Checks.DMARCPolicy(rawValue: dmarc.value) {
                 checks.dmarc = policy

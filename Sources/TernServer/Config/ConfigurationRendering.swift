@@ -32,6 +32,7 @@ extension Configuration {
         renderDelivery(into: &out)
         out.table("checks")
         out.set("spf", .string(checks.spf.rawValue))
+        out.set("dkim", .string(checks.dkim.rawValue))
         out.set("dmarc", .string(checks.dmarc.rawValue))
         out.table("dkim")
         out.set("keys", .string(dkim.keys))

@@ -22,7 +22,7 @@ enum ConfigurationSchema {
             "source_address", "mx_port", "address_order", "relay", "relay_username", "relay_password_file",
             "relay_ca_file", "retry_min", "retry_max", "queue_lifetime", "delay_warning", "capture",
         ]),
-        ("checks", ["spf", "dmarc"]),
+        ("checks", ["spf", "dkim", "dmarc"]),
         // Keys are recipient domains, values "relay" or "direct".
         (routes, []),
         ("dkim", ["keys"]),

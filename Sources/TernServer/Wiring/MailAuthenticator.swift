@@ -9,11 +9,14 @@ import TernSMTP
 /// result (DKIM joins when it is wired), one Authentication-Results field
 /// with this host as authserv-id (any incoming one claiming it is removed,
 /// RFC 8601 §5), and Received-SPF. Authenticated submissions are not
-/// checked: they get `auth=pass smtp.auth=USER`.
+/// checked: they get `auth=pass smtp.auth=USER` and, when `[dkim] keys`
+/// holds keys for the From domain, DKIM signatures (RSA and Ed25519).
 struct MailAuthenticator: InboundAuthenticator {
     let hostname: String
     let spf: SPFChecker?
     let dmarc: DMARCEvaluator?
+    let dkim: DKIMVerifier?
+    let signer: DKIMSigner?
     let checks: Configuration.Checks
 
     func check(_ facts: ReceivedMessageFacts) async -> AuthenticationDecision {
@@ -23,7 +26,14 @@ struct MailAuthenticator: InboundAuthenticator {
         var folder: String?
         if let user = facts.authenticatedUser {
             results.append(AuthenticationResults.Result(method: "auth", result: "pass", properties: [.smtpAuth(user)]))
+            trace += sign(facts)
         } else {
+            var dkimDomains: [AuthenticatedDomain] = []
+            if let dkim {
+                let verified = await dkim.verify(Array(facts.message.readableBytesView))
+                results += verified.authenticationResults
+                dkimDomains = verified.authenticatedDomains
+            }
             var spfDomain: AuthenticatedDomain?
             if let spf, let client = DNSAddress(facts.clientAddress) {
                 let sender = facts.sender.mailbox.map { "\($0.localPart)@\($0.domain.ascii)" } ?? ""
@@ -47,7 +57,7 @@ struct MailAuthenticator: InboundAuthenticator {
             }
             if let dmarc {
                 let verdict = await dmarc.evaluate(authors: AuthorDomains(headerSection: facts.headerSection),
-                                                   spf: spfDomain, dkim: [])
+                                                   spf: spfDomain, dkim: dkimDomains)
                 var properties: [AuthenticationResults.Property] = []
                 if let from = verdict.headerFrom { properties.append(.headerFrom(from)) }
                 let policy = verdict.evaluations.first?.requestedPolicy.map { "p=\($0.rawValue)" }
@@ -73,6 +83,19 @@ struct MailAuthenticator: InboundAuthenticator {
         let header = AuthenticationResults(authservID: hostname, results: results).rendered()
         return .accept(prepend: header + trace, remove: forged, folder: folder)
     }
+
+    /// DKIM-Signature fields for a submission whose From domain has keys;
+    /// "" when it has none (or the message cannot be signed: no From).
+    private func sign(_ facts: ReceivedMessageFacts) -> String {
+        guard let signer, case .domains(let domains) = AuthorDomains(headerSection: facts.headerSection),
+              let domain = domains.first else { return "" }
+        do {
+            let fields = try signer.signatureFields(for: Array(facts.message.readableBytesView), domain: domain)
+            return String(decoding: fields, as: UTF8.self)
+        } catch {
+            return ""
+        }
+    }
 }
 
 extension Server {
@@ -96,6 +119,9 @@ extension Server {
             options.malformedFromDisposition = .none
             dmarc = DMARCEvaluator(discovery: DMARCPolicyDiscovery(suffixes: suffixes, resolver: resolver), options: options)
         }
-        return MailAuthenticator(hostname: c.hostname.ascii, spf: spf, dmarc: dmarc, checks: c.checks)
+        let dkim = c.checks.dkim == .off ? nil : DKIMVerifier(resolver: resolver)
+        let signer = DKIMSigner(keys: DKIMKeyStore(directory: c.dkim.keys))
+        return MailAuthenticator(hostname: c.hostname.ascii, spf: spf, dmarc: dmarc, dkim: dkim, signer: signer,
+                                 checks: c.checks)
     }
 }

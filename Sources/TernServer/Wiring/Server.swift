@@ -167,7 +167,8 @@ public final class Server: Sendable {
             throw error
         }
         // Submissions are not checked, only annotated (auth=pass).
-        let submissionAuthenticator = MailAuthenticator(hostname: c.hostname.ascii, spf: nil, dmarc: nil, checks: c.checks)
+        let submissionAuthenticator = MailAuthenticator(hostname: c.hostname.ascii, spf: nil, dmarc: nil, dkim: nil,
+                                                        signer: authenticator.signer, checks: c.checks)
         let postmasterDomain = c.domains.first ?? c.hostname
         var listeners: [InboundServer.Listener] = []
         for l in c.listeners {

@@ -79,6 +79,7 @@ final class TestServer: @unchecked Sendable {
             [checks]
             # No SPF/DMARC lookups against that silent nameserver, unless a test sets its own.
             spf = "off"
+            dkim = "off"
             dmarc = "off"
             """
         var configuration = try Configuration(toml: toml, file: "test.toml", baseDirectory: dir.path)

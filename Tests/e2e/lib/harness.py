@@ -162,7 +162,7 @@ class Server:
             # No client-name lookups either (they would only time out), unless a scenario asks.
             "dns": {"nameservers": ["127.0.0.1:9"], "reverse_lookup": False},
             # Nor SPF/DMARC checks (their lookups would only time out there).
-            "checks": {"spf": "off", "dmarc": "off"},
+            "checks": {"spf": "off", "dkim": "off", "dmarc": "off"},
             "limits": {"auth_failures": 5},
         }
         for section, values in (settings or {}).items():
@@ -423,9 +423,16 @@ def check_delivered_basics(d, return_path=None, delivered_to=None, protocol=None
           f"{where}: the name says S={size and size.group(1)} but the file has {len(d.raw)} bytes")
     mode = d.path.stat().st_mode & 0o777
     check(mode & 0o077 == 0, f"{where}: mode {mode:o}: others can read another user's mail")
-    names = [n.lower() for n, _ in d.fields[:3]]
-    check(names == ["return-path", "delivered-to", "received"],
-          f"{where}: first fields are {names}, expected Return-Path, Delivered-To, Received")
+    # Our trace fields come first: Return-Path, Delivered-To, then (for an
+    # authenticated submission) our Authentication-Results saying who, then Received.
+    names = [n.lower() for n, _ in d.fields[:4]]
+    if len(names) > 2 and names[2] == "authentication-results":
+        ours = d.fields[2][1].strip()
+        check(ours.lower().startswith(HOSTNAME + ";") and "auth=pass smtp.auth=" in ours,
+              f"{where}: Authentication-Results {ours!r} is not ours with auth=pass")
+        names = names[:2] + names[3:]
+    check(names[:3] == ["return-path", "delivered-to", "received"],
+          f"{where}: first fields are {names}, expected Return-Path, Delivered-To, [Authentication-Results,] Received")
     if return_path is not None:
         check(d.header("Return-Path") == f"<{return_path}>",
               f"{where}: Return-Path {d.header('Return-Path')!r}, expected <{return_path}>")
