@@ -38,9 +38,10 @@ import email
 import email.policy
 import smtplib
 import ssl
+import subprocess
 
 from dnsserver import NSD, zone_text
-from harness import (DOMAIN, HOSTNAME, USERS, Fail, Server, add_users, await_delivery, check,
+from harness import (DOMAIN, HOSTNAME, TERN, USERS, Fail, Server, add_users, await_delivery, check,
                      check_delivered_basics, collect, deadline_loop, make_certificate, marker, port_free)
 from postfixpeer import PostfixPeer
 from registry import scenario
@@ -96,8 +97,13 @@ class World:
                                                      ("@", "A", ip["mx.reject"])]),
             "relay.test": zone_text("relay.test", [("@", "MX", 10, "mx"), ("mx", "A", ip["mx.relay"])]),
             "reuse.test": zone_text("reuse.test", [("@", "MX", 10, "mx"), ("mx", "A", ip["mx.reuse"])]),
-            # The sending Tern's name, both ways, for the receiving Tern's Received field.
-            "e2e.test": zone_text("e2e.test", [("mx", "A", ip["out-source"])]),
+            # The sending Tern's name, both ways, for the receiving Tern's Received field;
+            # SPF for its source addresses, DMARC p=reject, and the DKIM keys `tern dkim keygen` made.
+            "e2e.test": zone_text("e2e.test", [
+                ("mx", "A", ip["out-source"]),
+                ("@", "TXT", f"v=spf1 ip4:{ip['out-source']} ip4:{ip['out-relay-source']} "
+                             f"ip4:{ip['out-relay465-source']} -all"),
+                ("_dmarc", "TXT", "v=DMARC1; p=reject")]) + "".join(line + "\n" for line in self.dkim_records),
             self.reverse_zone(): zone_text(self.reverse_zone(),
                                            [(ip["out-source"].rsplit(".", 1)[1], "PTR", f"{HOSTNAME}.")]),
         }
@@ -106,6 +112,21 @@ class World:
         ctx, ip, root = self.ctx, self.ip, self.root
         busy = [f"{a}:25" for name, a in ip.items() if not name.endswith("source") and not port_free(a, 25)]
         check(not busy, f"addresses of the outbound world already in use: {busy}")
+        # DKIM keys for e2e.test, made by the CLI an administrator uses; its
+        # printed zone lines go into the test zone.
+        self.dkim_keys = root / "dkim"
+        self.dkim_records = []
+        for algorithm, selector in (("rsa", "rsa1"), ("ed25519", "ed1")):
+            made = subprocess.run([str(TERN), "dkim", "keygen", DOMAIN, "--selector", selector, "--algorithm",
+                                   algorithm, "--keys", str(self.dkim_keys)], capture_output=True, text=True,
+                                  timeout=60)
+            check(made.returncode == 0, f"tern dkim keygen failed: {made.stderr}")
+            record = [line for line in made.stdout.splitlines() if not line.startswith(";")]
+            check(record and record[0].startswith(f"{selector}._domainkey.{DOMAIN}. IN TXT"),
+                  f"tern dkim keygen printed no record: {made.stdout!r}")
+            key_file = self.dkim_keys / DOMAIN / f"{selector}.key"
+            check(key_file.exists() and key_file.stat().st_mode & 0o077 == 0, f"{key_file} missing or readable by others")
+            self.dkim_records.append("\n".join(record))
         self.dns = self.add(NSD(root / "dns", self.zones()))
         self.dns.start()
         self.out_cert, self.out_key = make_certificate(root, [ip["out"], ip["out-relay"], ip["out-relay465"]],
@@ -115,7 +136,8 @@ class World:
                                    ctx.aliases_file, name="tern (out)", settings={
                                        "dns": {"nameservers": [self.dns.nameserver]},
                                        "delivery": dict({"mx_port": 25, "source_address": ip["out-source"]},
-                                                    **RETRY_SETTINGS)}))
+                                                    **RETRY_SETTINGS),
+                                       "dkim": {"keys": str(self.dkim_keys)}}))
         self.out.start()
         # Postfix, the MX of b.test, and the sender of mail to e2e.test.
         self.postfix = self.add(PostfixPeer(root / "postfix", ip["postfix"], hostname="mx.b.test",
@@ -130,7 +152,9 @@ class World:
         self.tern_c = self.add(Server(root / "tern-c", ip["tern-c"], c_cert, c_key, c_users, c_aliases,
                                       name="tern (mx.c.test)", hostname="mx.c.test", domains=["c.test"],
                                       ports=(25,), settings={"dns": {"nameservers": [self.dns.nameserver],
-                                                                     "reverse_lookup": True}}))
+                                                                     "reverse_lookup": True},
+                                                             "checks": {"spf": "annotate", "dkim": "verify",
+                                                                        "dmarc": "enforce"}}))
         self.tern_c.start()
         # Scripted MXs.
         peer_cert, peer_key = make_certificate(root, [ip[n] for n in HOSTS if n.startswith("mx")],
@@ -354,7 +378,34 @@ def to_tern(ctx):
           f"Received should name {HOSTNAME} ({HOSTNAME} [{w.host('out-source')}]): {received!r}")
     check("with ESMTPS" in received and "(using TLSv1." in received, f"not over TLS: {received!r}")
     check(d.header("Return-Path") == f"<{ALICE}>", f"Return-Path {d.header('Return-Path')!r}")
+    # mx.c.test checks what arrives: SPF (the source address is listed), both DKIM signatures Tern made
+    # with the keys `tern dkim keygen` wrote, and DMARC on the From domain.
+    results = " ".join((d.header("Authentication-Results") or "").split())
+    check(results.startswith("mx.c.test;"), f"Authentication-Results not by mx.c.test: {results!r}")
+    for verdict in ("spf=pass", "dkim=pass header.d=e2e.test", "dmarc=pass"):
+        check(verdict in results, f"Authentication-Results lacks {verdict!r}: {results!r}")
+    check(results.count("dkim=pass") == 2, f"expected two passing signatures (RSA, Ed25519): {results!r}")
     wait_spool_empty(w.out, DELIVERY_TIMEOUT)
+    return "spf, dkim ×2, dmarc pass"
+
+
+@scenario("outbound-dmarc-reject-forgery")
+def dmarc_forgery(ctx):
+    """A message claiming alice@e2e.test sent straight to mx.c.test from an address outside e2e.test's SPF record
+    and unsigned: DMARC p=reject → 550 5.7.1 at the end of DATA, nothing delivered."""
+    w = world(ctx)
+    mark = marker("forged")
+    stranger = f"{ctx.subnet}.99"
+    message = f"From: {ALICE}\r\nTo: carol@c.test\r\nSubject: {mark}\r\n\r\nnot really alice\r\n".encode()
+    with smtplib.SMTP(w.host("tern-c"), 25, local_hostname="forger.example", timeout=30,
+                      source_address=(stranger, 0)) as s:
+        try:
+            s.sendmail(ALICE, ["carol@c.test"], message)
+            raise Fail("the forged message was accepted")
+        except smtplib.SMTPDataError as e:
+            check(e.smtp_code == 550 and b"5.7.1" in e.smtp_error, f"refused with {e.smtp_code} {e.smtp_error!r}")
+    check(not collect(w.tern_c, mark), "the forged message was delivered")
+    return "550 5.7.1"
 
 
 @scenario("outbound-mx-preference")
