@@ -94,6 +94,8 @@ class PostfixServer:
             ("alias_database", ""),
             ("biff", "no"),
             ("smtpd_banner", "$myhostname ESMTP"),
+            # No client-name lookups (Tern's bench config turns its own off too).
+            ("smtpd_peername_lookup", "no"),
             ("virtual_mailbox_domains", DOMAIN),
             ("virtual_mailbox_base", self.mail_base),
             # "Maildir/" with the slash: Maildir format, one for every address.
@@ -300,6 +302,8 @@ class PostfixOutbound(PostfixServer):
             ("biff", "no"),
             ("append_dot_mydomain", "no"),
             ("smtpd_banner", "$myhostname ESMTP"),
+            # No client-name lookups (Tern's bench config turns its own off too).
+            ("smtpd_peername_lookup", "no"),
             # bench.local exists only as aliases to the 50 remote domains.
             ("virtual_alias_domains", self.local_domain),
             ("virtual_alias_maps", f"texthash:{self.virtual_map}"),
