@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "TernServer", "TernInbound", "TernSMTP", "TernAccounts", "TernSpool", "TernTestSupport",
+                "TernServer", "TernInbound", "TernSMTP", "TernAccounts", "TernSpool", "TernDNS", "TernMailAuth", "TernTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

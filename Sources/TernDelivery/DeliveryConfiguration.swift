@@ -43,6 +43,9 @@ public struct DeliveryConfiguration: Hashable, Sendable {
     /// many bytes; a larger one is returned as its headers only, and the
     /// notice says so. Default: 256 KiB.
     public var returnedMessageLimit: Int
+    /// Signs the notices this host writes (DKIM): returns header fields to
+    /// put in front of a notice, or nothing. Default: nil (unsigned).
+    public var noticeSigner: NoticeSigner?
 
     /// How long a message may stay queued (`[delivery] queue_lifetime`);
     /// the same value as `retrySchedule.queueLifetime`. Default: 5 days.
@@ -76,4 +79,23 @@ public struct DeliveryConfiguration: Hashable, Sendable {
         let name = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return name.isEmpty ? "localhost" : name
     }
+}
+
+/// A function that signs a message Tern wrote itself (a bounce or delay
+/// notice), kept in `DeliveryConfiguration`; equal only to itself.
+public struct NoticeSigner: Hashable, Sendable {
+    private let token: Token
+    /// The header fields to put in front of `message` (CRLF), or none.
+    public let fields: @Sendable (_ message: [UInt8]) -> [UInt8]
+
+    public init(_ fields: @escaping @Sendable (_ message: [UInt8]) -> [UInt8]) {
+        let token = Token()
+        self.token = token
+        self.fields = fields
+    }
+
+    private final class Token: Sendable {}
+
+    public static func == (a: NoticeSigner, b: NoticeSigner) -> Bool { a.token === b.token }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(token)) }
 }

@@ -1,4 +1,7 @@
 import Foundation
+import NIOCore
+import NIOPosix
+import TernDNS
 import Testing
 import TernMailAuth
 import TernServer
@@ -75,5 +78,22 @@ struct DKIMEndToEndTests {
         #expect(tampered.contains("dkim=fail"), "\(tampered)")
         #expect(!tampered.contains("dkim=pass"))
         #expect(tampered.contains("dmarc=pass"))
+
+        // A bounce A writes itself (B refuses nobody@b.test) is signed too,
+        // with tern.test's keys (From: MAILER-DAEMON@mx.tern.test aligns).
+        _ = try await OutboundTests.submit(sender, to: ["nobody@b.test"], from: "user@tern.test",
+                                           body: "From: <user@tern.test>\r\nSubject: to nobody\r\n\r\nhi\r\n")
+        let bounce = await sender.waitForMessages("user", count: 1).first ?? ""
+        #expect(bounce.contains("Return-Path: <>"))
+        #expect(bounce.contains("DKIM-Signature:"))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { Task { try? await group.shutdownGracefully() } }
+        let resolver = DNSResolver(configuration: DNSResolverConfiguration(
+            nameservers: [try SocketAddress(ipAddress: "127.0.0.1", port: port)]), eventLoopGroup: group)
+        let crlf = Array(bounce.replacingOccurrences(of: "\n", with: "\r\n").utf8)
+        let verdicts = await DKIMVerifier(resolver: resolver).verify(crlf)
+        #expect(verdicts.count == 2)
+        #expect(verdicts.allSatisfy { $0.verdict == .pass && $0.domain == "tern.test" }, "\(verdicts)")
+        await resolver.shutdown()
     }
 }

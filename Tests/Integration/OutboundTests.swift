@@ -247,3 +247,29 @@ struct OutboundTests {
         #expect(receiver.messages("alice").isEmpty)
     }
 }
+
+@Suite("Capture mode")
+struct CaptureTests {
+    @Test("[delivery] capture: remote mail lands in the capture Maildir, nothing is sent, the spool empties")
+    func capture() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tern-capture-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let server = try await TestServer.start { c in c.delivery.capture = dir.path }
+        defer { Task { await server.stop() } }
+        _ = try await OutboundTests.submit(server, to: ["friend@elsewhere.example", "other@elsewhere.example"])
+        let new = dir.appendingPathComponent("new")
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        var names: [String] = []
+        while clock.now < deadline {
+            names = (try? FileManager.default.contentsOfDirectory(atPath: new.path)) ?? []
+            if names.count >= 2 && server.spoolIsEmpty { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(names.count == 2, "one copy per recipient")
+        let texts = names.compactMap { try? String(contentsOf: new.appendingPathComponent($0), encoding: .utf8) }
+        #expect(Set(texts.compactMap { $0.split(separator: "\n").first { $0.hasPrefix("Delivered-To:") } })
+                == ["Delivered-To: friend@elsewhere.example", "Delivered-To: other@elsewhere.example"])
+        #expect(server.spoolIsEmpty)
+    }
+}

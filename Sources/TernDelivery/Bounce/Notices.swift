@@ -163,7 +163,10 @@ enum Notices {
                                                  wantWhole: kind == .failure && entry.envelope.dsnReturn != .headers,
                                                  binary: entry.envelope.body == .binaryMIME,
                                                  limit: configuration.returnedMessageLimit)
-        let message = DSNMessage.build(report, original: original)
+        var message = DSNMessage.build(report, original: original)
+        if let signer = configuration.noticeSigner {
+            message = signer.fields(message) + message
+        }
         let envelope = Envelope(sender: .null, recipients: [EnvelopeRecipient(mailbox: sender)],
                                 body: DSNMessage.requiresEightBit(message) ? .eightBitMIME : .sevenBit,
                                 smtpUTF8: international)

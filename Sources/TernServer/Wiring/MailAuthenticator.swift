@@ -1,5 +1,6 @@
 import Foundation
 import TernDNS
+import TernDelivery
 import TernInbound
 import TernMailAuth
 import TernSMTP
@@ -123,5 +124,24 @@ extension Server {
         let signer = DKIMSigner(keys: DKIMKeyStore(directory: c.dkim.keys))
         return MailAuthenticator(hostname: c.hostname.ascii, spf: spf, dmarc: dmarc, dkim: dkim, signer: signer,
                                  checks: c.checks)
+    }
+}
+
+extension Server {
+    /// Signs bounces and delay notices (From: MAILER-DAEMON@hostname) with
+    /// the keys of the hostname, or of the closest local domain it belongs
+    /// to (relaxed DMARC alignment then holds); unsigned when there are none.
+    static func noticeSigner(_ c: Configuration) -> NoticeSigner {
+        let signer = DKIMSigner(keys: DKIMKeyStore(directory: c.dkim.keys))
+        let hostname = c.hostname.ascii.lowercased()
+        let candidates = [hostname] + c.domains.map { $0.ascii.lowercased() }
+            .filter { hostname.hasSuffix("." + $0) }
+            .sorted { $0.count > $1.count }
+        return NoticeSigner { message in
+            for domain in candidates {
+                if let fields = try? signer.signatureFields(for: message, domain: domain) { return fields }
+            }
+            return []
+        }
     }
 }

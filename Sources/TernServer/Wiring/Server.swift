@@ -135,6 +135,7 @@ public final class Server: Sendable {
         delivery.retrySchedule.initialDelay = c.delivery.retryMin
         delivery.retrySchedule.maximumDelay = c.delivery.retryMax
         delivery.delayWarning = c.delivery.delayWarning
+        delivery.noticeSigner = noticeSigner(c)
         let remote: any RemoteTransport
         let resolver: DNSResolver
         do {
