@@ -84,11 +84,23 @@ extension DeliveryScheduler {
             finished = Date()
             let settled = plan
             let at = finished
+            // Every attempted recipient delivered: writing it back only
+            // completes the entry (a rename and an unlink, no fsync, no
+            // notice), cheap enough to do here rather than hand the work to
+            // the pool and back — the common case of remote delivery.
+            let onlyCompletes = settled.attempted.count == settled.entry.recipients.count
+                && settled.results.allSatisfy { if case .delivered = $0.outcome { true } else { false } }
+                && settled.entry.recipients.allSatisfy { $0.state.needsDelivery }
             do {
-                outcome = .success(try await pool.runIfActive {
-                    try DeliveryScheduler.write(settled, finished: at, spool: spool, configuration: configuration,
-                                                queued: queued)
-                })
+                if onlyCompletes {
+                    outcome = .success(try DeliveryScheduler.write(settled, finished: at, spool: spool,
+                                                                   configuration: configuration, queued: queued))
+                } else {
+                    outcome = .success(try await pool.runIfActive {
+                        try DeliveryScheduler.write(settled, finished: at, spool: spool, configuration: configuration,
+                                                    queued: queued)
+                    })
+                }
             } catch {
                 outcome = .failure(error)
             }
