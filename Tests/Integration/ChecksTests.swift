@@ -45,7 +45,7 @@ struct ChecksTests {
 
     /// The header section of a delivered message (Maildir: LF line ends).
     static func header(_ message: String) -> String {
-        String(message.prefix { _ in true }.split(separator: "\n\n", maxSplits: 1).first ?? "")
+        String(message.components(separatedBy: "\n\n").first ?? "")
     }
 
     @Test("SPF and DMARC pass: Authentication-Results and Received-SPF on top, delivered to the inbox")

@@ -44,11 +44,10 @@ struct OutboundTests {
             await receiver.stop()
             throw error
         }
-        let nameserver = nsd.nameserver
+        let dnsPort = nsd.port
         let port = receiver.mxPort
         let sender = try await TestServer.start { c in
-            c.dns.nameservers = [Configuration.Endpoint(address: "127.0.0.1", port: Int(nameserver.split(separator: ":").last ?? "53") ?? 53,
-                                                        isIPv6: false)]
+            c.dns.nameservers = [Configuration.Endpoint(address: "127.0.0.1", port: dnsPort, isIPv6: false)]
             c.delivery.mxPort = port
             c.delivery.sourceAddress = "127.0.0.1"
             c.delivery.retryMin = .seconds(1)
@@ -196,7 +195,7 @@ struct OutboundTests {
         let caFile = directory.appendingPathComponent("ca.pem").path
         try receiver.certificatePEM.write(toFile: caFile, atomically: true, encoding: .utf8)
         let nsd = try NSDServer(zones: ["c.test": Self.zone("c.test", ["@ IN MX 10 mx", "mx IN A 127.0.0.3"])])
-        let port = Int(nsd.nameserver.split(separator: ":").last ?? "53") ?? 53
+        let port = nsd.port
         let sender = try await TestServer.start { c in
             c.dns.nameservers = [Configuration.Endpoint(address: "127.0.0.1", port: port, isIPv6: false)]
             c.delivery.relay = Configuration.Relay(host: receiver.host, port: receiver.submissionPort,
@@ -230,7 +229,7 @@ struct OutboundTests {
         let caFile = directory.appendingPathComponent("ca.pem").path
         try receiver.certificatePEM.write(toFile: caFile, atomically: true, encoding: .utf8)
         let nsd = try NSDServer(zones: ["c.test": Self.zone("c.test", ["@ IN A 127.0.0.3"])])
-        let port = Int(nsd.nameserver.split(separator: ":").last ?? "53") ?? 53
+        let port = nsd.port
         let sender = try await TestServer.start { c in
             c.dns.nameservers = [Configuration.Endpoint(address: "127.0.0.1", port: port, isIPv6: false)]
             c.delivery.relay = Configuration.Relay(host: receiver.host, port: receiver.submissionPort,

@@ -100,14 +100,6 @@ enum HostAddresses: Hashable, Sendable {
         var text = host
         if text.hasPrefix("[") && text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
         if text.lowercased().hasPrefix("ipv6:") { text = String(text.dropFirst(5)) }
-        guard let address = try? SocketAddress(ipAddress: text, port: 0) else { return nil }
-        switch address {
-        case .v4(let a):
-            return .v4(withUnsafeBytes(of: a.address.sin_addr.s_addr) { Array($0) })
-        case .v6(let a):
-            return .v6(withUnsafeBytes(of: a.address.sin6_addr) { Array($0) })
-        default:
-            return nil
-        }
+        return DNSAddress(text)
     }
 }
