@@ -7,7 +7,12 @@ import Synchronization
 /// transaction; stale or closed ones are dropped when looked at.
 final class ConnectionCache: Sendable {
     private let keep: Duration
-    private let idle = Mutex<[String: [SMTPClientConnection]]>([:])
+    private struct State {
+        var idle: [String: [SMTPClientConnection]] = [:]
+        /// Keys with an expiry pass scheduled (one at a time per key).
+        var reaping: Set<String> = []
+    }
+    private let state = Mutex(State())
     /// Connections per key at most (the rest are closed).
     private let perKey = 8
 
@@ -17,15 +22,19 @@ final class ConnectionCache: Sendable {
 
     var isEnabled: Bool { keep > .zero }
 
+    private func fresh(_ connection: SMTPClientConnection) -> Bool {
+        connection.isUsable && connection.idleSince.duration(to: .now) < keep
+    }
+
     /// An idle, live connection for `key`, or nil.
     func take(_ key: String) -> SMTPClientConnection? {
         guard isEnabled else { return nil }
         var stale: [SMTPClientConnection] = []
-        let found = idle.withLock { table -> SMTPClientConnection? in
-            var list = table[key] ?? []
-            defer { table[key] = list.isEmpty ? nil : list }
+        let found = state.withLock { s -> SMTPClientConnection? in
+            var list = s.idle[key] ?? []
+            defer { s.idle[key] = list.isEmpty ? nil : list }
             while let connection = list.popLast() {
-                if connection.isUsable && connection.idleSince.duration(to: .now) < keep { return connection }
+                if fresh(connection) { return connection }
                 stale.append(connection)
             }
             return nil
@@ -41,40 +50,43 @@ final class ConnectionCache: Sendable {
             await connection.quit()
             return
         }
-        let kept = idle.withLock { table -> Bool in
-            var list = table[key] ?? []
-            guard list.count < perKey else { return false }
+        let (kept, reap) = state.withLock { s -> (Bool, Bool) in
+            var list = s.idle[key] ?? []
+            guard list.count < perKey else { return (false, false) }
             list.append(connection)
-            table[key] = list
-            return true
+            s.idle[key] = list
+            return (true, s.reaping.insert(key).inserted)
         }
         if !kept { await connection.quit() }
-        else { expireLater(key) }
+        if reap { expireLater(key) }
     }
 
     /// Ends every idle connection (shutdown).
     func closeAll() async {
-        let all = idle.withLock { table -> [SMTPClientConnection] in
-            defer { table = [:] }
-            return table.values.flatMap { $0 }
+        let all = state.withLock { s -> [SMTPClientConnection] in
+            defer { s.idle = [:] }
+            return s.idle.values.flatMap { $0 }
         }
         for connection in all { await connection.quit() }
     }
 
-    /// Ends connections of `key` that stayed idle too long.
+    /// Ends `key`'s connections once they have been idle too long; looks
+    /// again while any are left.
     private func expireLater(_ key: String) {
         let keep = self.keep
         Task { [weak self] in
             try? await Task.sleep(for: keep + .milliseconds(100))
             guard let self else { return }
-            let expired = self.idle.withLock { table -> [SMTPClientConnection] in
-                let list = table[key] ?? []
-                let (old, fresh) = (list.filter { !$0.isUsable || $0.idleSince.duration(to: .now) >= keep },
-                                    list.filter { $0.isUsable && $0.idleSince.duration(to: .now) < keep })
-                table[key] = fresh.isEmpty ? nil : fresh
-                return old
+            let (expired, again) = self.state.withLock { s -> ([SMTPClientConnection], Bool) in
+                let list = s.idle[key] ?? []
+                let old = list.filter { !self.fresh($0) }
+                let kept = list.filter { self.fresh($0) }
+                s.idle[key] = kept.isEmpty ? nil : kept
+                if kept.isEmpty { s.reaping.remove(key) }
+                return (old, !kept.isEmpty)
             }
             for connection in expired { await connection.quit() }
+            if again { self.expireLater(key) }
         }
     }
 }
