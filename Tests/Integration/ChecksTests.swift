@@ -51,7 +51,7 @@ struct ChecksTests {
     @Test("SPF and DMARC pass: Authentication-Results and Received-SPF on top, delivered to the inbox")
     func pass() async throws {
         let (nsd, server) = try await Self.start()
-        defer { Task { await server.stop(); nsd.stop() } }
+        defer { nsd.stop(); Task { await server.stop() } }
         let reply = try await Self.send(server, from: "alice@pass.test", headerFrom: "alice@pass.test")
         #expect(reply.code == 250)
         let messages = await server.waitForMessages("user", count: 1)
@@ -70,7 +70,7 @@ struct ChecksTests {
     @Test("DMARC p=reject with SPF failing and no DKIM: 550 5.7.1 at the end of DATA, nothing delivered")
     func dmarcReject() async throws {
         let (nsd, server) = try await Self.start()
-        defer { Task { await server.stop(); nsd.stop() } }
+        defer { nsd.stop(); Task { await server.stop() } }
         let reply = try await Self.send(server, from: "bob@reject.test", headerFrom: "bob@reject.test")
         #expect(reply.code == 550)
         #expect(reply.enhanced == "5.7.1")
@@ -81,7 +81,7 @@ struct ChecksTests {
     @Test("DMARC p=quarantine: delivered into the user's Junk folder (Maildir++ .Junk), not the inbox")
     func dmarcQuarantine() async throws {
         let (nsd, server) = try await Self.start()
-        defer { Task { await server.stop(); nsd.stop() } }
+        defer { nsd.stop(); Task { await server.stop() } }
         let reply = try await Self.send(server, from: "eve@quarantine.test", headerFrom: "eve@quarantine.test")
         #expect(reply.code == 250)
         let junk = server.maildir("user").appendingPathComponent(".Junk")
@@ -105,7 +105,7 @@ struct ChecksTests {
     @Test("Authentication-Results claiming this host are removed; others stay")
     func forgedResultsRemoved() async throws {
         let (nsd, server) = try await Self.start()
-        defer { Task { await server.stop(); nsd.stop() } }
+        defer { nsd.stop(); Task { await server.stop() } }
         let forged = "Authentication-Results: MX.TERN.TEST (forged);\r\n\tdkim=pass header.d=bank.example\r\n"
             + "Authentication-Results: other.example; spf=pass smtp.mailfrom=x@other.example\r\n"
         let reply = try await Self.send(server, from: "alice@pass.test", headerFrom: "alice@pass.test",
@@ -121,7 +121,7 @@ struct ChecksTests {
     @Test("spf = \"reject\": a failing sender gets 550 5.7.23 even without a DMARC record")
     func spfReject() async throws {
         let (nsd, server) = try await Self.start(spf: .reject)
-        defer { Task { await server.stop(); nsd.stop() } }
+        defer { nsd.stop(); Task { await server.stop() } }
         let reply = try await Self.send(server, from: "carol@nodmarc.test", headerFrom: "carol@nodmarc.test")
         #expect(reply.code == 550)
         #expect(reply.enhanced == "5.7.23")
@@ -131,7 +131,7 @@ struct ChecksTests {
     @Test("Submissions are not checked but say who authenticated (auth=pass smtp.auth)")
     func submissionAnnotated() async throws {
         let (nsd, server) = try await Self.start()
-        defer { Task { await server.stop(); nsd.stop() } }
+        defer { nsd.stop(); Task { await server.stop() } }
         _ = try await OutboundTests.submit(server, to: ["alice@tern.test"], from: "user@tern.test",
                                            body: "From: <user@tern.test>\r\nSubject: s\r\n\r\nhi\r\n")
         let head = Self.header(await server.waitForMessages("alice", count: 1).first ?? "")

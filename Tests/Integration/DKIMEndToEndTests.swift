@@ -40,7 +40,7 @@ struct DKIMEndToEndTests {
             c.delivery.sourceAddress = "127.0.0.1"
             c.dkim.keys = keys.path
         }
-        defer { Task { await sender.stop(); await receiver.stop(); nsd.stop() } }
+        defer { nsd.stop(); Task { await sender.stop(); await receiver.stop() } }
 
         _ = try await OutboundTests.submit(sender, to: ["user@b.test"], from: "user@tern.test",
                                            body: "From: User <user@tern.test>\r\nTo: <user@b.test>\r\nSubject: signed\r\n\r\nhello from A\r\n")

@@ -20,6 +20,9 @@ struct OutboundTests {
         """ + records.joined(separator: "\n") + "\n"
     }
 
+    /// nsd runs as its own process: tests stop it synchronously in their
+    /// `defer` (an async stop in a detached task may not run before the
+    /// test process exits, and the nsd would be left behind).
     struct Pair {
         let nsd: NSDServer
         let sender: TestServer
@@ -103,7 +106,7 @@ struct OutboundTests {
         let pair = try await Self.start { r in
             ["b.test": Self.zone("b.test", ["@ IN MX 10 mx", "mx IN A \(r.host)"])]
         }
-        defer { Task { await pair.stop() } }
+        defer { pair.nsd.stop(); Task { await pair.stop() } }
         _ = try await Self.submit(pair.sender, to: ["user@b.test", "alice@b.test"])
         let user = await pair.receiver.waitForMessages("user", count: 1)
         let alice = await pair.receiver.waitForMessages("alice", count: 1)
@@ -123,7 +126,7 @@ struct OutboundTests {
             // 127.0.0.3 has nothing listening on the MX port.
             ["b.test": Self.zone("b.test", ["@ IN MX 10 down", "@ IN MX 20 mx", "down IN A 127.0.0.3", "mx IN A \(r.host)"])]
         }
-        defer { Task { await pair.stop() } }
+        defer { pair.nsd.stop(); Task { await pair.stop() } }
         _ = try await Self.submit(pair.sender, to: ["user@b.test"])
         #expect(await pair.receiver.waitForMessages("user", count: 1).count == 1)
         #expect(await Self.waitForEmptySpool(pair.sender))
@@ -134,7 +137,7 @@ struct OutboundTests {
         let pair = try await Self.start { r in
             ["b.test": Self.zone("b.test", ["@ IN A \(r.host)"])]
         }
-        defer { Task { await pair.stop() } }
+        defer { pair.nsd.stop(); Task { await pair.stop() } }
         _ = try await Self.submit(pair.sender, to: ["user@b.test"])
         #expect(await pair.receiver.waitForMessages("user", count: 1).count == 1)
     }
@@ -144,7 +147,7 @@ struct OutboundTests {
         let pair = try await Self.start { r in
             ["b.test": Self.zone("b.test", ["@ IN MX 0 .", "@ IN A \(r.host)"])]
         }
-        defer { Task { await pair.stop() } }
+        defer { pair.nsd.stop(); Task { await pair.stop() } }
         _ = try await Self.submit(pair.sender, to: ["user@b.test"])
         // Failed for good: either still recorded as failed (bounce owed) or
         // already bounced to the sender.
@@ -160,7 +163,7 @@ struct OutboundTests {
         let pair = try await Self.start { r in
             ["b.test": Self.zone("b.test", ["@ IN MX 10 mx", "mx IN A \(r.host)"])]
         }
-        defer { Task { await pair.stop() } }
+        defer { pair.nsd.stop(); Task { await pair.stop() } }
         _ = try await Self.submit(pair.sender, to: ["user@b.test", "nobody@b.test"])
         #expect(await pair.receiver.waitForMessages("user", count: 1).count == 1)
         let bounced = await pair.sender.waitForMessages("user", count: 1)
@@ -173,7 +176,7 @@ struct OutboundTests {
         let pair = try await Self.start { _ in
             ["other.test": Self.zone("other.test", ["@ IN A 127.0.0.9"])]
         }
-        defer { Task { await pair.stop() } }
+        defer { pair.nsd.stop(); Task { await pair.stop() } }
         _ = try await Self.submit(pair.sender, to: ["user@b.test"])
         let record = await Self.waitForRecord(pair.sender, containing: "\"deferred\"")
         #expect(record?.contains("4.4.3") == true)
@@ -203,7 +206,7 @@ struct OutboundTests {
             c.delivery.relay?.caFile = caFile
         }
         let pair = Pair(nsd: nsd, sender: sender, receiver: receiver)
-        defer { Task { await pair.stop() } }
+        defer { pair.nsd.stop(); Task { await pair.stop() } }
         // A recipient the relay delivers locally, and one it queues to send
         // on (c.test): the sender hands both to the relay.
         _ = try await Self.submit(sender, to: ["alice@b.test", "carol@c.test"], from: "user@tern.test")
@@ -237,7 +240,7 @@ struct OutboundTests {
             c.delivery.relay?.caFile = caFile
         }
         let pair = Pair(nsd: nsd, sender: sender, receiver: receiver)
-        defer { Task { await pair.stop() } }
+        defer { pair.nsd.stop(); Task { await pair.stop() } }
         _ = try await Self.submit(sender, to: ["alice@b.test"])
         let bounced = await sender.waitForMessages("user", count: 1)
         let record = sender.spoolStates.first { $0.contains("refused authentication") }
