@@ -285,3 +285,18 @@ def write_outbound_results(directory, entry, runs, meta):
     with open(md_path, "w") as handle:
         handle.write(render_outbound_markdown(entry, meta))
     return json_path, md_path
+
+
+def render_checks(rows):
+    """Tern with SPF, DKIM and DMARC on against the same Tern with them off."""
+    lines = ["", "Inbound checks (SPF, DKIM, DMARC) on vs off, Tern only:",
+             f"{'size':>8}  {'sessions':>8}  {'off acc/s':>10}  {'on acc/s':>10}  {'on/off':>7}  "
+             f"{'off del/s':>10}  {'on del/s':>10}"]
+    for row in rows:
+        off, on = row["servers"].get("tern", {}), row["servers"].get("tern+checks", {})
+        ratio = (f"{on['accepted_per_s'] / off['accepted_per_s']:.2f}×"
+                 if off.get("accepted_per_s") and on.get("accepted_per_s") else "-")
+        lines.append(f"{size_label(row['size']):>8}  {row['sessions']:>8}  {fmt(off.get('accepted_per_s')):>10}  "
+                     f"{fmt(on.get('accepted_per_s')):>10}  {ratio:>7}  {fmt(off.get('delivered_per_s')):>10}  "
+                     f"{fmt(on.get('delivered_per_s')):>10}")
+    return "\n".join(lines)

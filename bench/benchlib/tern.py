@@ -346,3 +346,25 @@ class TernOutbound(TernServer):
         info.pop("maildir", None)
         info["nameservers"] = self.nameserver
         return info
+
+
+class TernWithChecks(TernServer):
+    """The receive benchmark's Tern with SPF, DKIM and DMARC on, asking the
+    nsd at `nameserver` (which publishes SPF and DMARC for the sender's
+    domain): what the checks cost on the same traffic."""
+
+    name = "tern+checks"
+
+    def __init__(self, root, address, max_sessions, binary, nameserver):
+        # Its own folder: config, state and Maildirs apart from the plain Tern's.
+        root = os.path.join(root, "checks")
+        os.makedirs(root, exist_ok=True)
+        super().__init__(root, address, max_sessions, binary)
+        self.nameserver = nameserver
+
+    def tern_toml(self):
+        text = super().tern_toml()
+        text = text.replace("reverse_lookup = false",
+                            f"reverse_lookup = false\nnameservers = [{toml_string(self.nameserver)}]")
+        text = text.replace('spf = "off"', 'spf = "annotate"').replace('dkim = "off"', 'dkim = "verify"')
+        return text.replace('dmarc = "off"', 'dmarc = "enforce"')
