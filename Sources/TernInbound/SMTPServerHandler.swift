@@ -258,22 +258,30 @@ final class SMTPServerHandler: ChannelInboundHandler {
 
     // MARK: Reverse DNS
 
+    /// Runs `work` off the event loop, then `then` back on it — unless the
+    /// connection has closed meanwhile (its loop may be stopping).
+    private func offLoop<T: Sendable>(context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> T,
+                                      then: @escaping @Sendable (SMTPServerHandler, ChannelHandlerContext, T) -> Void) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let channel = context.channel
+        Task {
+            let result = await work()
+            guard channel.isActive else { return }
+            eventLoop.execute {
+                let (handler, context) = bound.value
+                then(handler, context, result)
+            }
+        }
+    }
+
     /// Starts the client's reverse lookup; its answer is kept on the event loop.
     private func lookUpReverseName(context: ChannelHandlerContext) {
         guard let lookup = shared.reverseNames, clientAddress != "unknown" else { return }
         reverseNamePending = true
         let address = clientAddress
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
-        let channel = context.channel
-        Task {
-            let name = await lookup.verifiedName(of: address)
-            // A session that has ended needs no name (and its loop may be stopping).
-            guard channel.isActive else { return }
-            eventLoop.execute {
-                let (handler, context) = bound.value
-                handler.reverseNameFound(name, context: context)
-            }
+        offLoop(context: context, { await lookup.verifiedName(of: address) }) { handler, context, name in
+            handler.reverseNameFound(name, context: context)
         }
     }
 
@@ -306,28 +314,20 @@ final class SMTPServerHandler: ChannelInboundHandler {
         let facts = ReceivedMessageFacts(role: role, clientAddress: clientAddress, heloName: request.heloName,
                                          sender: request.envelope.sender, authenticatedUser: request.authenticatedUser,
                                          headerSection: header, message: message)
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
-        let channel = context.channel
-        Task {
-            let decision = await authenticator.check(facts)
-            // A client gone meanwhile got no 250: nothing is stored.
-            guard channel.isActive else { return }
-            eventLoop.execute {
-                let (handler, context) = bound.value
-                switch decision {
-                case .refuse(let reply):
-                    handler.logger.notice("message refused by policy", metadata: [
-                        "reply": "\(reply)", "from": "\(request.envelope.sender)",
-                    ])
-                    handler.run(handler.session.resume(.delivery(reply)), context: context)
-                case .accept(let prepend, let remove, let folder):
-                    var changed = request
-                    if !remove.isEmpty {
-                        changed.message = SMTPServerHandler.removing(remove, from: message)
-                    }
-                    handler.store(changed, context: context, traceFields: prepend, folder: folder)
+        // A client gone before the verdict got no 250: nothing is stored.
+        offLoop(context: context, { await authenticator.check(facts) }) { handler, context, decision in
+            switch decision {
+            case .refuse(let reply):
+                handler.logger.notice("message refused by policy", metadata: [
+                    "reply": "\(reply)", "from": "\(request.envelope.sender)",
+                ])
+                handler.run(handler.session.resume(.delivery(reply)), context: context)
+            case .accept(let prepend, let remove, let folder):
+                var changed = request
+                if !remove.isEmpty {
+                    changed.message = SMTPServerHandler.removing(remove, from: message)
                 }
+                handler.store(changed, context: context, traceFields: prepend, folder: folder)
             }
         }
     }
