@@ -285,22 +285,13 @@ final class SMTPClientConnection: @unchecked Sendable {
 
     /// Runs `body`, closing the connection if it takes longer than `wait`'s timeout.
     private func timed(_ wait: ClientWait, _ body: @escaping @Sendable () async throws -> Void) async -> ClientFailure? {
-        let expired = Atomic<Bool>(false)
-        let channel = self.channel
-        let timer = timeouts.duration(for: wait).map { d in
-            channel.eventLoop.scheduleTask(in: TimeAmount(d)) {
-                expired.store(true, ordering: .relaxed)
-                channel.close(promise: nil)
-            }
-        }
-        defer { timer?.cancel() }
+        let deadline = Deadline(timeouts.duration(for: wait), closing: channel)
+        defer { deadline.cancel() }
         do {
             try await body()
             return nil
         } catch {
-            if expired.load(ordering: .relaxed) {
-                return ClientFailure(.timeout, "timed out writing to \(peer)")
-            }
+            if deadline.expired { return ClientFailure(.timeout, "timed out writing to \(peer)") }
             return ClientFailure(.connection, "write to \(peer) failed: \(error)")
         }
     }
@@ -309,25 +300,18 @@ final class SMTPClientConnection: @unchecked Sendable {
     private func nextReply() async -> Result<SMTPReply, ClientFailure> {
         while queued.isEmpty {
             let wait = session.waiting
-            let channel = self.channel
-            let expired = Atomic<Bool>(false)
-            let timer = timeouts.duration(for: wait).map { d in
-                channel.eventLoop.scheduleTask(in: TimeAmount(d)) {
-                    expired.store(true, ordering: .relaxed)
-                    channel.close(promise: nil)
-                }
-            }
+            let deadline = Deadline(timeouts.duration(for: wait), closing: channel)
             let chunk: ByteBuffer?
             do {
                 chunk = try await iterator.next()
             } catch {
-                timer?.cancel()
-                if expired.load(ordering: .relaxed) { return .failure(timeoutFailure(wait)) }
+                deadline.cancel()
+                if deadline.expired { return .failure(timeoutFailure(wait)) }
                 return .failure(ClientFailure(.connection, "connection to \(peer) failed: \(error)"))
             }
-            timer?.cancel()
+            deadline.cancel()
             guard let chunk else {
-                if expired.load(ordering: .relaxed) { return .failure(timeoutFailure(wait)) }
+                if deadline.expired { return .failure(timeoutFailure(wait)) }
                 return .failure(ClientFailure(.connection, "\(peer) closed the connection"))
             }
             handler.consumed(chunk.readableBytes)
@@ -344,6 +328,30 @@ final class SMTPClientConnection: @unchecked Sendable {
     private func timeoutFailure(_ wait: ClientWait) -> ClientFailure {
         ClientFailure(.timeout, "\(peer) did not answer in time (\(wait))")
     }
+}
+
+/// A wait with a limit: when `duration` passes first, the connection is
+/// closed (which ends the wait) and `expired` says why. nil = no limit.
+private struct Deadline {
+    private final class Flag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+    private let flag = Flag()
+    private let task: Scheduled<Void>?
+
+    init(_ duration: Duration?, closing channel: any Channel) {
+        let flag = self.flag
+        task = duration.map { d in
+            channel.eventLoop.scheduleTask(in: TimeAmount(d)) {
+                flag.value.store(true, ordering: .relaxed)
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    var expired: Bool { flag.value.load(ordering: .relaxed) }
+
+    func cancel() { task?.cancel() }
 }
 
 extension TimeAmount {
