@@ -85,19 +85,12 @@ struct ChecksTests {
         let reply = try await Self.send(server, from: "eve@quarantine.test", headerFrom: "eve@quarantine.test")
         #expect(reply.code == 250)
         let junk = server.maildir("user").appendingPathComponent(".Junk")
-        let new = junk.appendingPathComponent("new")
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
-        var names: [String] = []
-        while clock.now < deadline {
-            names = (try? FileManager.default.contentsOfDirectory(atPath: new.path)) ?? []
-            if !names.isEmpty { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(names.count == 1)
+        _ = await waitUntil { !TestServer.messages(inMaildir: junk).isEmpty }
+        let junked = TestServer.messages(inMaildir: junk)
+        #expect(junked.count == 1)
         #expect(FileManager.default.fileExists(atPath: junk.appendingPathComponent("maildirfolder").path))
         #expect(server.messages("user").isEmpty, "nothing in the inbox")
-        let text = (try? String(contentsOf: new.appendingPathComponent(names.first ?? "x"), encoding: .utf8)) ?? ""
+        let text = junked.first ?? ""
         #expect(text.contains("dmarc=fail"))
         #expect(text.contains("spf=fail"))
     }

@@ -81,24 +81,13 @@ struct OutboundTests {
 
     /// Waits until the sender's spool has no entry left.
     static func waitForEmptySpool(_ server: TestServer, timeout: Duration = .seconds(20)) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if server.spoolIsEmpty { return true }
-            try? await Task.sleep(for: .milliseconds(25))
-        }
-        return server.spoolIsEmpty
+        await waitUntil(timeout: timeout) { server.spoolIsEmpty }
     }
 
     /// Waits until a spool record mentions `text`.
     static func waitForRecord(_ server: TestServer, containing text: String, timeout: Duration = .seconds(20)) async -> String? {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if let record = server.spoolStates.first(where: { $0.contains(text) }) { return record }
-            try? await Task.sleep(for: .milliseconds(25))
-        }
-        return nil
+        _ = await waitUntil(timeout: timeout) { server.spoolStates.contains { $0.contains(text) } }
+        return server.spoolStates.first { $0.contains(text) }
     }
 
     @Test("Submitted on 587 for another domain: MX lookup, STARTTLS, delivered into the receiver's Maildir")
@@ -211,9 +200,7 @@ struct OutboundTests {
         // on (c.test): the sender hands both to the relay.
         _ = try await Self.submit(sender, to: ["alice@b.test", "carol@c.test"], from: "user@tern.test")
         // (The relay's spool keeps carol's copy, so wait for the Maildir alone.)
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(20)
-        while receiver.messages("alice").isEmpty && clock.now < deadline { try await Task.sleep(for: .milliseconds(25)) }
+        _ = await waitUntil(timeout: .seconds(20)) { !receiver.messages("alice").isEmpty }
         let got = receiver.messages("alice")
         #expect(got.count == 1)
         #expect(got.first?.contains("with ESMTPSA") == true, "authenticated submission over TLS at the relay")
@@ -259,17 +246,9 @@ struct CaptureTests {
         let server = try await TestServer.start { c in c.delivery.capture = dir.path }
         defer { Task { await server.stop() } }
         _ = try await OutboundTests.submit(server, to: ["friend@elsewhere.example", "other@elsewhere.example"])
-        let new = dir.appendingPathComponent("new")
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
-        var names: [String] = []
-        while clock.now < deadline {
-            names = (try? FileManager.default.contentsOfDirectory(atPath: new.path)) ?? []
-            if names.count >= 2 && server.spoolIsEmpty { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(names.count == 2, "one copy per recipient")
-        let texts = names.compactMap { try? String(contentsOf: new.appendingPathComponent($0), encoding: .utf8) }
+        _ = await waitUntil { TestServer.messages(inMaildir: dir).count >= 2 && server.spoolIsEmpty }
+        let texts = TestServer.messages(inMaildir: dir)
+        #expect(texts.count == 2, "one copy per recipient")
         #expect(Set(texts.compactMap { $0.split(separator: "\n").first { $0.hasPrefix("Delivered-To:") } })
                 == ["Delivered-To: friend@elsewhere.example", "Delivered-To: other@elsewhere.example"])
         #expect(server.spoolIsEmpty)

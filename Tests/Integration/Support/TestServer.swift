@@ -116,20 +116,19 @@ final class TestServer: @unchecked Sendable {
 
     /// The messages in a user's `new/`, oldest first.
     func messages(_ user: String) -> [String] {
-        let dir = maildir(user).appendingPathComponent("new")
+        TestServer.messages(inMaildir: maildir(user))
+    }
+
+    /// The messages in the `new/` of any Maildir, oldest first.
+    static func messages(inMaildir maildir: URL) -> [String] {
+        let dir = maildir.appendingPathComponent("new")
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
         return names.compactMap { try? String(contentsOf: dir.appendingPathComponent($0), encoding: .utf8) }
     }
 
     /// Waits until `user` has `count` messages and the spool is empty, or the deadline passes.
     func waitForMessages(_ user: String, count: Int, timeout: Duration = .seconds(10)) async -> [String] {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            let found = messages(user)
-            if found.count >= count && spoolIsEmpty { return found }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        _ = await waitUntil(timeout: timeout) { self.messages(user).count >= count && self.spoolIsEmpty }
         return messages(user)
     }
 
@@ -163,4 +162,16 @@ final class TestServer: @unchecked Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: env.path)) ?? []
         return names.compactMap { try? String(contentsOf: env.appendingPathComponent($0), encoding: .utf8) }
     }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; says
+/// whether it held. Tests wait on what they can observe, never on a sleep.
+func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
 }
