@@ -69,6 +69,13 @@ def password_hash(password):
     return result.stdout.strip()
 
 
+# Like the stock Postfix Tern is compared with: no SPF/DKIM/DMARC milters and
+# no client-name lookups (which would also ask the host's resolver; Postfix
+# gets smtpd_peername_lookup = no). Lines of [dns], then a whole [checks].
+NO_CHECKS_DNS = ["reverse_lookup = false"]
+NO_CHECKS = ["[checks]", 'spf = "off"', 'dkim = "off"', 'dmarc = "off"', ""]
+
+
 def toml_string(value):
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -119,17 +126,10 @@ class TernServer:
             "[dkim]",
             f"keys = {toml_string(self.dkim_dir)}",
             "",
-            # Like the stock Postfix it is compared with: no SPF/DKIM/DMARC
-            # milters, and no client-name lookups (which would also ask the
-            # host's resolver); Postfix gets smtpd_peername_lookup = no.
             "[dns]",
-            "reverse_lookup = false",
+            *NO_CHECKS_DNS,
             "",
-            "[checks]",
-            'spf = "off"',
-            'dkim = "off"',
-            'dmarc = "off"',
-            "",
+            *NO_CHECKS,
             "[limits]",
             f"connections = {connections}",
             f"connections_per_ip = {connections}",
@@ -265,13 +265,9 @@ class TernOutbound(TernServer):
             "",
             "[dns]",
             f"nameservers = [{toml_string(self.nameserver)}]",
-            "reverse_lookup = false",
+            *NO_CHECKS_DNS,
             "",
-            "[checks]",
-            'spf = "off"',
-            'dkim = "off"',
-            'dmarc = "off"',
-            "",
+            *NO_CHECKS,
             "[delivery]",
             f"source_address = {toml_string(self.address)}",
             "mx_port = 25",
