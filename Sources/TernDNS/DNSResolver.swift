@@ -28,14 +28,20 @@ public final class DNSResolver: Sendable {
     private let clock: @Sendable () -> NIODeadline
     private let counters = Counters()
     private let exchanges = OpenExchanges()
+    private let metrics: DNSMetrics
 
-    public convenience init(configuration: DNSResolverConfiguration, eventLoopGroup: any EventLoopGroup) {
-        self.init(configuration: configuration, eventLoopGroup: eventLoopGroup, clock: { NIODeadline.now() })
+    /// - Parameter metrics: where lookups and queries are counted (default:
+    ///   the process's `MetricsSystem`).
+    public convenience init(configuration: DNSResolverConfiguration, eventLoopGroup: any EventLoopGroup,
+                            metrics: DNSMetrics = DNSMetrics()) {
+        self.init(configuration: configuration, eventLoopGroup: eventLoopGroup, clock: { NIODeadline.now() },
+                  metrics: metrics)
     }
 
     /// `clock` tells the cache the time; tests move it forward.
     init(configuration: DNSResolverConfiguration, eventLoopGroup: any EventLoopGroup,
-         clock: @escaping @Sendable () -> NIODeadline) {
+         clock: @escaping @Sendable () -> NIODeadline, metrics: DNSMetrics = DNSMetrics()) {
+        self.metrics = metrics
         self.configuration = configuration
         self.group = eventLoopGroup
         self.cache = DNSCache(capacity: configuration.cacheCapacity)
@@ -107,6 +113,12 @@ public final class DNSResolver: Sendable {
     /// Looks `name` up for `type`: from the cache, else by asking, with
     /// CNAMEs followed inside replies and across queries.
     func lookup(_ name: String, _ type: DNSRecordType) async -> DNSResult<DNSRecordData> {
+        let result = await resolve(name, type)
+        metrics.lookedUp(type, result)
+        return result
+    }
+
+    private func resolve(_ name: String, _ type: DNSRecordType) async -> DNSResult<DNSRecordData> {
         guard let queryName = DNSWire.canonicalName(name) else {
             return .failure("invalid domain name \(String(reflecting: name))")
         }
@@ -197,11 +209,13 @@ public final class DNSResolver: Sendable {
                     return .failed(.failure("cannot encode a query for \(name)"))
                 }
                 counters.queriesSent.add(1, ordering: .relaxed)
+                metrics.querySent()
                 guard exchanges.isOpen else { return .failed(.failure("the resolver is shut down")) }
                 var outcome = await DNSTransport.udp(query: query, id: id, question: question, server: server,
                                                      timeout: timeout, group: group, exchanges: exchanges)
                 if case .reply(let reply) = outcome, reply.truncated {
                     counters.queriesSent.add(1, ordering: .relaxed)
+                    metrics.querySent()
                     counters.tcpQueries.add(1, ordering: .relaxed)
                     outcome = await DNSTransport.tcp(query: query, id: id, question: question, server: server,
                                                      timeout: timeout, group: group, exchanges: exchanges)

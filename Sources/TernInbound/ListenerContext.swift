@@ -25,6 +25,8 @@ public struct ListenerContext: Sendable {
     public var reverseNames: (any ReverseNameLookup)?
     /// SPF, DMARC (and later DKIM) on each complete message; nil = none.
     public var authenticator: (any InboundAuthenticator)?
+    /// This listener's counters (connections, TLS, AUTH failures, messages).
+    public var metrics: InboundMetrics
 
     /// RFC 5321 §4.5.3.2 server timeouts. Defaults: 5 min per command, 3 min
     /// per data block, 10 min for a whole transfer.
@@ -44,7 +46,9 @@ public struct ListenerContext: Sendable {
                 connections: ConnectionLimiter, authFailures: AuthFailureTracker, storePool: NIOThreadPool,
                 authPool: NIOThreadPool,
                 timeouts: Timeouts = Timeouts(), logger: Logger, registry: SessionRegistry,
-                reverseNames: (any ReverseNameLookup)? = nil, authenticator: (any InboundAuthenticator)? = nil) {
+                reverseNames: (any ReverseNameLookup)? = nil, authenticator: (any InboundAuthenticator)? = nil,
+                metrics: InboundMetrics? = nil) {
+        self.metrics = metrics ?? InboundMetrics(role: session.role)
         self.reverseNames = reverseNames
         self.authenticator = authenticator
         self.session = session

@@ -50,8 +50,10 @@ final class SMTPServerHandler: ChannelInboundHandler {
         clientAddress = SMTPServerHandler.address(of: context.channel.remoteAddress)
         logger[metadataKey: "client"] = "\(clientAddress)"
         logger[metadataKey: "listener"] = "\(role.rawValue)"
+        shared.metrics.connectionOpened()
         let admission = shared.connections.acquire(clientAddress)
         guard admission == .admitted else {
+            shared.metrics.connectionRefused(admission)
             logger.notice("connection refused", metadata: ["reason": "\(admission)"])
             // On the implicit-TLS port a plaintext reply would not be understood: just close.
             if role == .submissions {
@@ -97,6 +99,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
         if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
             let info = tlsInfo(context: context)
             logger.info("TLS established", metadata: ["version": "\(info.version)", "cipher": "\(info.cipher)"])
+            shared.metrics.tlsEstablished(version: info.version)
             lastActivity = .now()
             if started {
                 run(session.tlsEstablished(info), context: context)
@@ -129,6 +132,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
         while let action = queue.popFirst() {
             switch action {
             case .send(let reply):
+                if let refusal = InboundMetrics.sessionRefusal(reply) { shared.metrics.rejected(refusal) }
                 context.write(wrapOutboundOut(context.channel.allocator.buffer(string: reply.wire)), promise: nil)
                 wrote = true
             case .close:
@@ -139,9 +143,13 @@ final class SMTPServerHandler: ChannelInboundHandler {
                 wrote = false
                 startTLS(context: context)
             case .checkSender(let path, _):
-                queue.append(contentsOf: session.resume(.sender(shared.policy.checkSender(path, facts: facts))))
+                let refusal = shared.policy.checkSender(path, facts: facts)
+                if refusal != nil { shared.metrics.rejected(.sender) }
+                queue.append(contentsOf: session.resume(.sender(refusal)))
             case .checkRecipient(let mailbox, _):
-                queue.append(contentsOf: session.resume(.recipient(shared.policy.checkRecipient(mailbox, facts: facts))))
+                let refusal = shared.policy.checkRecipient(mailbox, facts: facts)
+                if let refusal { shared.metrics.rejected(InboundMetrics.recipientRefusal(refusal)) }
+                queue.append(contentsOf: session.resume(.recipient(refusal)))
             case .authenticate(let request):
                 authenticate(request, context: context)
             case .deliver(let request):
@@ -238,6 +246,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
             return
         }
         let failures = shared.authFailures.record(clientAddress)
+        shared.metrics.authenticationFailed()
         logger.warning("AUTH failed", metadata: ["user": "\(request.username)", "mechanism": "\(request.mechanism)",
                                                  "failures": "\(failures)"])
         let delay = shared.authFailures.delay(afterFailures: failures)
@@ -318,6 +327,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
         offLoop(context: context, { await authenticator.check(facts) }) { handler, context, decision in
             switch decision {
             case .refuse(let reply):
+                handler.shared.metrics.rejected(InboundMetrics.checksRefusal(reply))
                 handler.logger.notice("message refused by policy", metadata: [
                     "reply": "\(reply)", "from": "\(request.envelope.sender)",
                 ])
@@ -405,6 +415,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
             switch result {
             case .success:
                 queue.committed(id: id)
+                handler.shared.metrics.messageAccepted()
                 handler.logger.info("message accepted", metadata: [
                     "id": "\(id)", "size": "\(body.readableBytes)", "from": "\(envelope.sender)",
                     "to": "\(envelope.recipients.map { $0.mailbox.text })",
@@ -412,6 +423,7 @@ final class SMTPServerHandler: ChannelInboundHandler {
                 handler.run(handler.session.resume(.delivery(Replies.queued(id))), context: context)
             case .failure(let error):
                 handler.logger.error("message not stored", metadata: ["id": "\(id)", "error": "\(error)"])
+                handler.shared.metrics.rejected(.storage)
                 let reply = (error as? SMTPReply) ?? Replies.storageFailed
                 handler.run(handler.session.resume(.delivery(reply)), context: context)
             }

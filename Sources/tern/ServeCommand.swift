@@ -46,6 +46,9 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "tern")
         var options = Server.Options()
         options.portFallback = trial
+        // One server in this process: everything counted through the global
+        // swift-metrics API lands in the registry [metrics] address serves.
+        options.bootstrapMetricsSystem()
         let server: Server
         do {
             server = try await Server.start(configuration, options: options, logger: logger)

@@ -19,6 +19,8 @@ struct MailAuthenticator: InboundAuthenticator {
     let dkim: DKIMVerifier?
     let signer: DKIMSigner?
     let checks: Configuration.Checks
+    /// Counts each SPF, DKIM and DMARC result (`MailAuthMetrics`).
+    var metrics = MailAuthMetrics()
 
     func check(_ facts: ReceivedMessageFacts) async -> AuthenticationDecision {
         let forged = AuthenticationResultsFilter.forgedFields(in: facts.headerSection, authservID: hostname)
@@ -29,6 +31,8 @@ struct MailAuthenticator: InboundAuthenticator {
             results.append(AuthenticationResults.Result(method: "auth", result: "pass", properties: [.smtpAuth(user)]))
             trace += sign(facts)
         } else {
+            // Counted however the checks end, refusals included.
+            defer { results.forEach(metrics.record) }
             var dkimDomains: [AuthenticatedDomain] = []
             if let dkim {
                 let verified = await dkim.verify(Array(facts.message.readableBytesView))
@@ -101,7 +105,8 @@ struct MailAuthenticator: InboundAuthenticator {
 
 extension Server {
     /// SPF and DMARC as `[checks]` asks, on the server's resolver.
-    static func makeAuthenticator(_ c: Configuration, resolver: DNSResolver) throws -> MailAuthenticator {
+    static func makeAuthenticator(_ c: Configuration, resolver: DNSResolver,
+                                  metrics: MailAuthMetrics = MailAuthMetrics()) throws -> MailAuthenticator {
         let spf = c.checks.spf == .off ? nil
             : SPFChecker(lookup: resolver, configuration: SPFChecker.Configuration(receiver: c.hostname.ascii))
         var dmarc: DMARCEvaluator?
@@ -123,7 +128,7 @@ extension Server {
         let dkim = c.checks.dkim == .off ? nil : DKIMVerifier(resolver: resolver)
         let signer = DKIMSigner(keys: DKIMKeyStore(directory: c.dkim.keys))
         return MailAuthenticator(hostname: c.hostname.ascii, spf: spf, dmarc: dmarc, dkim: dkim, signer: signer,
-                                 checks: c.checks)
+                                 checks: c.checks, metrics: metrics)
     }
 }
 

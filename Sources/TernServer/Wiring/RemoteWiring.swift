@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -12,7 +13,8 @@ extension Server {
     /// /etc/resolv.conf when that is empty).
     /// A host without a usable /etc/resolv.conf gets 127.0.0.1:53 (what
     /// the C library assumes too) and a warning.
-    static func makeResolver(_ c: Configuration, group: any EventLoopGroup, logger: Logger) throws -> DNSResolver {
+    static func makeResolver(_ c: Configuration, group: any EventLoopGroup, logger: Logger,
+                             metrics: any MetricsFactory = MetricsSystem.factory) throws -> DNSResolver {
         var resolverConfiguration: DNSResolverConfiguration
         if c.dns.nameservers.isEmpty {
             do {
@@ -32,7 +34,8 @@ extension Server {
             }
             resolverConfiguration = DNSResolverConfiguration(nameservers: addresses)
         }
-        return DNSResolver(configuration: resolverConfiguration, eventLoopGroup: group)
+        return DNSResolver(configuration: resolverConfiguration, eventLoopGroup: group,
+                           metrics: DNSMetrics(factory: metrics))
     }
 
     /// The remote transport `[delivery]` asks for: the capture Maildir, or

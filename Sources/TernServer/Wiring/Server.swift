@@ -1,7 +1,9 @@
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 import TernAccounts
@@ -31,6 +33,12 @@ public final class Server: Sendable {
         public var storeThreads = 32
         /// Signals that stop the server gracefully. Default SIGTERM and SIGINT.
         public var shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
+        /// Where the server counts (connections, messages, deliveries, DNS,
+        /// SPF/DKIM/DMARC) and what `[metrics] address` serves. Default: a
+        /// registry of this server's own, so servers in one process (tests)
+        /// never mix their counts; `tern serve` also bootstraps the
+        /// process's `MetricsSystem` with it (`bootstrapMetricsSystem()`).
+        public var metricsRegistry = PrometheusCollectorRegistry()
         public init() {}
     }
 
@@ -53,6 +61,8 @@ public final class Server: Sendable {
     public let remote: any RemoteTransport
     /// The server's one resolver.
     public let resolver: DNSResolver
+    /// The Prometheus endpoint; nil when `[metrics] address` is off.
+    public let metricsEndpoint: MetricsEndpoint?
 
     /// The address each configured listener is bound to, in configuration order.
     public var boundAddresses: [SocketAddress] { inbound.boundAddresses }
@@ -68,7 +78,9 @@ public final class Server: Sendable {
     private init(configuration: Configuration, accounts: AccountsStore, spool: Spool, scheduler: DeliveryScheduler,
                  inbound: InboundServer, tls: TLSContextProvider?, group: MultiThreadedEventLoopGroup,
                  storePool: NIOThreadPool, authPool: NIOThreadPool, serviceGroup: ServiceGroup, logger: Logger,
-                 remote: any RemoteTransport, resolver: DNSResolver) {
+                 remote: any RemoteTransport, resolver: DNSResolver,
+                 metricsEndpoint: MetricsEndpoint?) {
+        self.metricsEndpoint = metricsEndpoint
         self.remote = remote
         self.resolver = resolver
         self.configuration = configuration
@@ -130,6 +142,7 @@ public final class Server: Sendable {
         storePool.start()
         let authPool = NIOThreadPool(numberOfThreads: max(1, System.coreCount))
         authPool.start()
+        let metrics = PrometheusMetricsFactory(registry: options.metricsRegistry)
         var delivery = DeliveryConfiguration(maildirTemplate: template, hostname: c.hostname.ascii)
         delivery.queueLifetime = c.delivery.queueLifetime
         delivery.retrySchedule.initialDelay = c.delivery.retryMin
@@ -139,7 +152,7 @@ public final class Server: Sendable {
         let remote: any RemoteTransport
         let resolver: DNSResolver
         do {
-            resolver = try makeResolver(c, group: group, logger: logger)
+            resolver = try makeResolver(c, group: group, logger: logger, metrics: metrics)
             remote = try makeRemoteTransport(c, resolver: resolver, spool: spool, group: group, pool: storePool,
                                              logger: logger)
         } catch {
@@ -149,7 +162,8 @@ public final class Server: Sendable {
             throw error
         }
         let scheduler = DeliveryScheduler(spool: spool, router: AccountsRouter(store: accounts),
-                                          configuration: delivery, remote: remote, logger: logger)
+                                          configuration: delivery, remote: remote, logger: logger,
+                                          onEvent: DeliveryMetrics(factory: metrics).record)
         let queue = SpoolQueue(spool: spool, scheduler: scheduler)
         let policy = AccountsPolicy(store: accounts)
         let connections = ConnectionLimiter(maximumTotal: c.limits.connections, maximumPerAddress: c.limits.connectionsPerIP)
@@ -160,7 +174,7 @@ public final class Server: Sendable {
                                                 dataTotal: .init(c.timeouts.dataTotal))
         let authenticator: MailAuthenticator
         do {
-            authenticator = try makeAuthenticator(c, resolver: resolver)
+            authenticator = try makeAuthenticator(c, resolver: resolver, metrics: MailAuthMetrics(factory: metrics))
         } catch {
             try? await storePool.shutdownGracefully()
             try? await authPool.shutdownGracefully()
@@ -185,7 +199,8 @@ public final class Server: Sendable {
                                           connections: connections, authFailures: authFailures, storePool: storePool, authPool: authPool,
                                           timeouts: timeouts, logger: listenerLogger, registry: SessionRegistry(),
                                           reverseNames: c.dns.reverseLookup ? ReverseNames(resolver: resolver) : nil,
-                                          authenticator: role == .mx ? authenticator : submissionAuthenticator)
+                                          authenticator: role == .mx ? authenticator : submissionAuthenticator,
+                                          metrics: InboundMetrics(role: role, factory: metrics))
             listeners.append(InboundServer.Listener(host: l.address.address, port: l.address.port, context: context))
         }
         let inbound: InboundServer
@@ -199,12 +214,30 @@ public final class Server: Sendable {
             throw StartError(description: "\(error)")
         }
         let services: [any Service] = [scheduler, AccountsWatcher(store: accounts, logger: logger), inbound]
+        // 6. The Prometheus endpoint, when [metrics] address is set.
+        var metricsEndpoint: MetricsEndpoint?
+        if let address = c.metrics.address {
+            do {
+                metricsEndpoint = try await MetricsEndpoint.bind(host: address.address, port: address.port,
+                                                                 registry: options.metricsRegistry, spool: spool,
+                                                                 group: group, pool: storePool, logger: logger)
+            } catch {
+                await inbound.stop()
+                try? await storePool.shutdownGracefully()
+                try? await authPool.shutdownGracefully()
+                try? await group.shutdownGracefully()
+                throw StartError(description: "\(error)")
+            }
+        }
+        // The endpoint first, so it stops last: scrapes still answer while sessions drain.
         let serviceGroup = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            services: ((metricsEndpoint.map { [$0] } ?? []) + services)
+                .map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: options.shutdownSignals, logger: logger))
         return Server(configuration: c, accounts: accounts, spool: spool, scheduler: scheduler, inbound: inbound,
                       tls: tls, group: group, storePool: storePool, authPool: authPool, serviceGroup: serviceGroup,
-                      logger: logger, remote: remote, resolver: resolver)
+                      logger: logger, remote: remote, resolver: resolver,
+                      metricsEndpoint: metricsEndpoint)
     }
 
     /// With `fallback`, a port in use moves that listener to the next free port (trial mode).
