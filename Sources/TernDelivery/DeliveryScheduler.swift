@@ -40,10 +40,10 @@ public final class DeliveryScheduler: Service, Sendable {
     let logger: Logger
     let onEvent: @Sendable (DeliveryEvent) -> Void
     let local: LocalAttempt
-    private let state = Mutex(State())
+    let state = Mutex(State())
     private let wake = WakeSignal()
 
-    private struct State {
+    struct State {
         var due = DueQueue()
         var running: Set<QueueID> = []
         /// Of `running`, those waiting on the remote transport: they do
@@ -53,6 +53,9 @@ public final class DeliveryScheduler: Service, Sendable {
         var remote = 0
         /// Enqueued while an attempt on it was running: look again after.
         var again: [QueueID: Date] = [:]
+        /// Administrators waiting for an attempt on these IDs to end
+        /// (`administer`).
+        var waiting: [QueueID: [CheckedContinuation<Void, Never>]] = [:]
         var stopping = false
     }
 
@@ -213,14 +216,16 @@ public final class DeliveryScheduler: Service, Sendable {
         wake.signal()
     }
 
-    private func finish(_ id: QueueID, nextAttempt: Date?) {
-        state.withLock { s in
+    func finish(_ id: QueueID, nextAttempt: Date?) {
+        let waiting = state.withLock { s in
             s.running.remove(id)
             let again = s.again.removeValue(forKey: id)
             if let at = [nextAttempt, again].compactMap({ $0 }).min() {
                 s.due.schedule(id, at: at)
             }
+            return s.waiting.removeValue(forKey: id) ?? []
         }
+        waiting.forEach { $0.resume() }
         wake.signal()
     }
 }

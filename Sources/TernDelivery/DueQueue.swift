@@ -24,6 +24,12 @@ struct DueQueue: Sendable {
         siftUp(heap.count - 1)
     }
 
+    /// Takes `id` out; returns when it was due. Its heap pair becomes
+    /// outdated and is dropped when it comes to the top.
+    mutating func remove(_ id: QueueID) -> Date? {
+        times.removeValue(forKey: id)
+    }
+
     /// When the earliest ID is due.
     mutating func nextTime() -> Date? {
         dropOutdated()

@@ -243,6 +243,17 @@ public final class Spool: Sendable {
 
     // MARK: Reading and updating
 
+    /// The IDs of every committed entry (the names in `env/`), oldest first.
+    /// Entries may complete while the caller reads them: `load` then throws
+    /// `notFound`.
+    public func queuedIDs() throws(SpoolError) -> [QueueID] {
+        do {
+            return try FileSystem.list(queueDirectory).compactMap(QueueID.init).sorted()
+        } catch {
+            throw SpoolError(error)
+        }
+    }
+
     /// The path of the queue file `env/<id>`: the header, then the message.
     public func queueFilePath(_ id: QueueID) -> String { "\(queueDirectory)/\(id)" }
 

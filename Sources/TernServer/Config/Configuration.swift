@@ -39,6 +39,8 @@ public struct Configuration: Sendable, Equatable {
     public var delivery: Delivery
     /// `[checks]`: SPF and DMARC on mail that arrives on port 25.
     public var checks = Checks()
+    /// `[sendmail]`: `tern sendmail` for local programs.
+    public var sendmail = Sendmail()
     /// `[routes]`: recipient domain (lower-case ASCII) → `"relay"` or
     /// `"direct"`; domains not listed go through the relay when one is set.
     public var routes: [String: String] = [:]
@@ -52,6 +54,8 @@ public struct Configuration: Sendable, Equatable {
     public var metrics: Metrics
     /// `[log]`: logging.
     public var log: Log
+    /// `[check]`: what `tern check` probes.
+    public var check = CheckSettings()
 
     /// A configuration with the given identity and listeners and every other
     /// setting at its default.
@@ -192,6 +196,16 @@ public struct Configuration: Sendable, Equatable {
         public init() {}
     }
 
+    /// `[sendmail]`: local programs handing mail to `tern sendmail`.
+    public struct Sendmail: Sendable, Equatable {
+        /// `trusted_users`: Unix users (besides root and the server's own
+        /// user) whose `-f` sets the envelope sender; everyone else sends
+        /// as `name@hostname`. Default: `[]`.
+        public var trustedUsers: [String] = []
+
+        public init() {}
+    }
+
     /// `[checks]`.
     public struct Checks: Sendable, Equatable {
         /// `spf`: `"off"`, `"annotate"` (Received-SPF and
@@ -305,6 +319,25 @@ public struct Configuration: Sendable, Equatable {
         /// `address`: where to serve Prometheus metrics, e.g.
         /// `"127.0.0.1:9325"`; `nil` (`""`) = off. Default: `""`.
         public var address: Endpoint?
+
+        public init() {}
+    }
+
+    /// `[check]`: the outbound port 25 test of `tern check`.
+    public struct CheckSettings: Sendable, Equatable {
+        /// `probe_domains`: domains whose MX hosts `tern check` connects to
+        /// on `[delivery] mx_port` to learn whether outbound port 25 is
+        /// open; `[]` skips the test. Default:
+        /// `["gmail.com", "outlook.com", "yahoo.com"]`.
+        public var probeDomains: [Domain] = CheckSettings.defaultProbeDomains
+        /// `probe_timeout`: how long one connection attempt may take before
+        /// it counts as silently dropped. Default: `"10s"`.
+        public var probeTimeout: Duration = .seconds(10)
+
+        /// Large providers whose MX hosts always answer on port 25.
+        public static let defaultProbeDomains: [Domain] = ["gmail.com", "outlook.com", "yahoo.com"].compactMap {
+            try? Domain(parsing: $0)
+        }
 
         public init() {}
     }

@@ -29,6 +29,8 @@ extension ConfigurationDecoder {
         let timeouts = decodeTimeouts(root)
         let metrics = decodeMetrics(root)
         let log = decodeLog(root)
+        let check = decodeCheck(root)
+        let sendmail = decodeSendmail(root)
 
         guard let hostname else { return nil }
         var configuration = Configuration(hostname: hostname, domains: domains, listeners: listeners.map(\.value))
@@ -45,6 +47,8 @@ extension ConfigurationDecoder {
         configuration.timeouts = timeouts
         configuration.metrics = metrics
         configuration.log = log
+        configuration.check = check
+        configuration.sendmail = sendmail
         return errors.isEmpty ? configuration : nil
     }
 

@@ -46,6 +46,11 @@ extension Configuration {
         out.table("log")
         out.set("level", .string(log.level.rawValue))
         out.set("file", .string(log.file ?? ""))
+        out.table("check")
+        out.set("probe_domains", .strings(check.probeDomains.map(\.text)))
+        out.set("probe_timeout", .duration(check.probeTimeout))
+        out.table("sendmail")
+        out.set("trusted_users", .strings(sendmail.trustedUsers))
         return out.text
     }
 

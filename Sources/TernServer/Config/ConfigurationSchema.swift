@@ -33,6 +33,8 @@ enum ConfigurationSchema {
         ("timeouts", ["command", "data_block", "data_total"]),
         ("metrics", ["address"]),
         ("log", ["level", "file"]),
+        ("check", ["probe_domains", "probe_timeout"]),
+        ("sendmail", ["trusted_users"]),
     ]
 
     /// The keys of one section; empty for an unknown section.

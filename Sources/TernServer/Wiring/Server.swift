@@ -31,6 +31,8 @@ public final class Server: Sendable {
         public var eventLoopThreads = System.coreCount
         /// Threads that write accepted messages to the spool. Default 32.
         public var storeThreads = 32
+        /// How often the pickup directory is looked at. Default 5 s.
+        public var pickupInterval: Duration = .seconds(5)
         /// Signals that stop the server gracefully. Default SIGTERM and SIGINT.
         public var shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
         /// Where the server counts (connections, messages, deliveries, DNS,
@@ -63,6 +65,10 @@ public final class Server: Sendable {
     public let resolver: DNSResolver
     /// The Prometheus endpoint; nil when `[metrics] address` is off.
     public let metricsEndpoint: MetricsEndpoint?
+    /// `<state_dir>/control.sock`, for `tern queue`, `tern sendmail`, `tern reload`.
+    let control: ControlServer
+    /// Held while the server runs: one process per state directory.
+    private let stateLock: StateLock
 
     /// The address each configured listener is bound to, in configuration order.
     public var boundAddresses: [SocketAddress] { inbound.boundAddresses }
@@ -78,9 +84,11 @@ public final class Server: Sendable {
     private init(configuration: Configuration, accounts: AccountsStore, spool: Spool, scheduler: DeliveryScheduler,
                  inbound: InboundServer, tls: TLSContextProvider?, group: MultiThreadedEventLoopGroup,
                  storePool: NIOThreadPool, authPool: NIOThreadPool, serviceGroup: ServiceGroup, logger: Logger,
-                 remote: any RemoteTransport, resolver: DNSResolver,
+                 remote: any RemoteTransport, resolver: DNSResolver, control: ControlServer, stateLock: StateLock,
                  metricsEndpoint: MetricsEndpoint?) {
         self.metricsEndpoint = metricsEndpoint
+        self.control = control
+        self.stateLock = stateLock
         self.remote = remote
         self.resolver = resolver
         self.configuration = configuration
@@ -101,9 +109,11 @@ public final class Server: Sendable {
         let c = configuration
         // 1. State directory and spool.
         let spool: Spool
+        let stateLock: StateLock
         do {
             try FileManager.default.createDirectory(atPath: c.stateDirectory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o750])
+            stateLock = try StateLock(stateDirectory: c.stateDirectory)
             spool = try Spool(directory: c.stateDirectory + "/spool")
         } catch {
             throw StartError(description: "state_dir \(c.stateDirectory): \(error)")
@@ -213,7 +223,32 @@ public final class Server: Sendable {
             try? await group.shutdownGracefully()
             throw StartError(description: "\(error)")
         }
-        let services: [any Service] = [scheduler, AccountsWatcher(store: accounts, logger: logger), inbound]
+        // 5. The control socket and the pickup directory (local submissions).
+        let submissions = LocalSubmissions(
+            rules: LocalSubmission(hostname: c.hostname.ascii, defaultDomain: (c.domains.first ?? c.hostname).ascii,
+                                   trustedUsers: Set(c.sendmail.trustedUsers), maximumSize: c.limits.messageSize,
+                                   maximumRecipients: c.limits.recipients),
+            spool: spool, scheduler: scheduler, sign: authenticator.localSignature, logger: logger)
+        let pickup = PickupDirectory(stateDirectory: c.stateDirectory)
+        let reloader = Reloader()
+        let control: ControlServer
+        do {
+            try pickup.prepare()
+            control = try await ControlServer.bind(
+                path: c.stateDirectory + "/control.sock", group: group,
+                handler: ControlService(spool: spool, scheduler: scheduler, submissions: submissions,
+                                        reload: { await reloader.reload() }, logger: logger),
+                logger: logger)
+        } catch {
+            await inbound.stop()
+            try? await storePool.shutdownGracefully()
+            try? await authPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw StartError(description: "control socket \(c.stateDirectory)/control.sock: \(error)")
+        }
+        let services: [any Service] = [scheduler, AccountsWatcher(store: accounts, logger: logger), inbound,
+                                       PickupService(directory: pickup, submissions: submissions,
+                                                     interval: options.pickupInterval, logger: logger)]
         // 6. The Prometheus endpoint, when [metrics] address is set.
         var metricsEndpoint: MetricsEndpoint?
         if let address = c.metrics.address {
@@ -222,6 +257,7 @@ public final class Server: Sendable {
                                                                  registry: options.metricsRegistry, spool: spool,
                                                                  group: group, pool: storePool, logger: logger)
             } catch {
+                await control.close()
                 await inbound.stop()
                 try? await storePool.shutdownGracefully()
                 try? await authPool.shutdownGracefully()
@@ -236,7 +272,7 @@ public final class Server: Sendable {
             gracefulShutdownSignals: options.shutdownSignals, logger: logger))
         return Server(configuration: c, accounts: accounts, spool: spool, scheduler: scheduler, inbound: inbound,
                       tls: tls, group: group, storePool: storePool, authPool: authPool, serviceGroup: serviceGroup,
-                      logger: logger, remote: remote, resolver: resolver,
+                      logger: logger, remote: remote, resolver: resolver, control: control, stateLock: stateLock,
                       metricsEndpoint: metricsEndpoint)
     }
 
@@ -276,6 +312,7 @@ public final class Server: Sendable {
     }
 
     private func release() async {
+        await control.close()
         if let engine = remote as? RemoteDelivery { await engine.shutdown() }
         // Before the event loops stop: lookups still in flight (a client's
         // reverse name) end now instead of on a dead loop.
@@ -283,5 +320,6 @@ public final class Server: Sendable {
         try? await storePool.shutdownGracefully()
         try? await authPool.shutdownGracefully()
         try? await group.shutdownGracefully()
+        stateLock.release()
     }
 }

@@ -84,15 +84,32 @@ final class TestServer: @unchecked Sendable {
             """
         var configuration = try Configuration(toml: toml, file: "test.toml", baseDirectory: dir.path)
         tweak(&configuration)
+        let server = try await Server.start(configuration, options: options, logger: logger)
+        return TestServer(directory: dir, domain: domain, host: host, server: server, certificatePEM: pem.certificate)
+    }
+
+    static var options: Server.Options {
         var options = Server.Options()
         options.authFailureDelayStep = 0.01
         options.drainTimeout = .seconds(5)
         options.eventLoopThreads = 2
         options.shutdownSignals = []
+        options.pickupInterval = .milliseconds(100)
+        return options
+    }
+
+    static var logger: Logger {
         var logger = Logger(label: "tern-test")
         logger.logLevel = ProcessInfo.processInfo.environment["TERN_TEST_LOG"] != nil ? .debug : .critical
-        let server = try await Server.start(configuration, options: options, logger: logger)
-        return TestServer(directory: dir, domain: domain, host: host, server: server, certificatePEM: pem.certificate)
+        return logger
+    }
+
+    /// A new server on the configuration and state of one that has stopped
+    /// (its `stop()` must not be called then: this one owns the directory).
+    static func restart(state old: TestServer) async throws -> TestServer {
+        let server = try await Server.start(old.server.configuration, options: options, logger: logger)
+        return TestServer(directory: old.directory, domain: old.domain, host: old.host, server: server,
+                          certificatePEM: old.certificatePEM)
     }
 
     private init(directory: URL, domain: String, host: String, server: Server, certificatePEM: String) {
