@@ -18,6 +18,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "FILE"))
     var config: String?
 
+    @Flag(name: .long, help: "Print a line for every message accepted (sender, recipients, size, subject): for development.")
+    var print = false
+
     func run() async throws {
         let configuration: Configuration
         let trial = config == nil
@@ -46,6 +49,12 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "tern")
         var options = Server.Options()
         options.portFallback = trial
+        options.configurationFile = config
+        if print {
+            options.announce = { message in
+                FileHandle.standardOutput.write(Data((message.description + "\n").utf8))
+            }
+        }
         // One server in this process: everything counted through the global
         // swift-metrics API lands in the registry [metrics] address serves.
         options.bootstrapMetricsSystem()

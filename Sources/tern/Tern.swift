@@ -27,7 +27,7 @@ struct Tern: AsyncParsableCommand {
             `tern serve` with no configuration starts a trial instance on 127.0.0.1 \
             (ports 2525, 2587, 2465) with its state under ./var.
             """,
-        subcommands: [ServeCommand.self, UserCommand.self, DKIMCommand.self, QueueCommand.self, SendmailCommand.self,
+        subcommands: [ServeCommand.self, UserCommand.self, DKIMCommand.self, QueueCommand.self, SendmailCommand.self, ReloadCommand.self,
                       CheckCommand.self, ConfigCommand.self]
     )
 }

@@ -31,6 +31,12 @@ public final class Server: Sendable {
         public var eventLoopThreads = System.coreCount
         /// Threads that write accepted messages to the spool. Default 32.
         public var storeThreads = 32
+        /// The file the configuration was read from, read again on reload. Default nil.
+        public var configurationFile: String?
+        /// Signals that reload (see `reload()`). Default SIGHUP.
+        public var reloadSignals: [UnixSignal] = [.sighup]
+        /// Told of every message accepted on a listener (`tern serve --print`). Default nil.
+        public var announce: (@Sendable (AcceptedMessage) -> Void)?
         /// How often the pickup directory is looked at. Default 5 s.
         public var pickupInterval: Duration = .seconds(5)
         /// Signals that stop the server gracefully. Default SIGTERM and SIGINT.
@@ -58,7 +64,7 @@ public final class Server: Sendable {
     private let storePool: NIOThreadPool
     private let authPool: NIOThreadPool
     private let serviceGroup: ServiceGroup
-    private let logger: Logger
+    let logger: Logger
     /// What delivers remote mail (the MX/relay engine or the capture Maildir).
     public let remote: any RemoteTransport
     /// The server's one resolver.
@@ -69,6 +75,7 @@ public final class Server: Sendable {
     let control: ControlServer
     /// Held while the server runs: one process per state directory.
     private let stateLock: StateLock
+    let options: Options
 
     /// The address each configured listener is bound to, in configuration order.
     public var boundAddresses: [SocketAddress] { inbound.boundAddresses }
@@ -85,7 +92,8 @@ public final class Server: Sendable {
                  inbound: InboundServer, tls: TLSContextProvider?, group: MultiThreadedEventLoopGroup,
                  storePool: NIOThreadPool, authPool: NIOThreadPool, serviceGroup: ServiceGroup, logger: Logger,
                  remote: any RemoteTransport, resolver: DNSResolver, control: ControlServer, stateLock: StateLock,
-                 metricsEndpoint: MetricsEndpoint?) {
+                 metricsEndpoint: MetricsEndpoint?, options: Options) {
+        self.options = options
         self.metricsEndpoint = metricsEndpoint
         self.control = control
         self.stateLock = stateLock
@@ -174,7 +182,7 @@ public final class Server: Sendable {
         let scheduler = DeliveryScheduler(spool: spool, router: AccountsRouter(store: accounts),
                                           configuration: delivery, remote: remote, logger: logger,
                                           onEvent: DeliveryMetrics(factory: metrics).record)
-        let queue = SpoolQueue(spool: spool, scheduler: scheduler)
+        let queue = SpoolQueue(spool: spool, scheduler: scheduler, announce: options.announce)
         let policy = AccountsPolicy(store: accounts)
         let connections = ConnectionLimiter(maximumTotal: c.limits.connections, maximumPerAddress: c.limits.connectionsPerIP)
         let authFailures = AuthFailureTracker(limit: c.limits.authFailures,
@@ -248,7 +256,8 @@ public final class Server: Sendable {
         }
         let services: [any Service] = [scheduler, AccountsWatcher(store: accounts, logger: logger), inbound,
                                        PickupService(directory: pickup, submissions: submissions,
-                                                     interval: options.pickupInterval, logger: logger)]
+                                                     interval: options.pickupInterval, logger: logger),
+                                       ReloadOnSignal(signals: options.reloadSignals, reload: { _ = await reloader.reload() })]
         // 6. The Prometheus endpoint, when [metrics] address is set.
         var metricsEndpoint: MetricsEndpoint?
         if let address = c.metrics.address {
@@ -270,10 +279,12 @@ public final class Server: Sendable {
             services: ((metricsEndpoint.map { [$0] } ?? []) + services)
                 .map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: options.shutdownSignals, logger: logger))
-        return Server(configuration: c, accounts: accounts, spool: spool, scheduler: scheduler, inbound: inbound,
+        let server = Server(configuration: c, accounts: accounts, spool: spool, scheduler: scheduler, inbound: inbound,
                       tls: tls, group: group, storePool: storePool, authPool: authPool, serviceGroup: serviceGroup,
                       logger: logger, remote: remote, resolver: resolver, control: control, stateLock: stateLock,
-                      metricsEndpoint: metricsEndpoint)
+                      metricsEndpoint: metricsEndpoint, options: options)
+        reloader.set { [weak server] in await server?.reload() ?? [] }
+        return server
     }
 
     /// With `fallback`, a port in use moves that listener to the next free port (trial mode).

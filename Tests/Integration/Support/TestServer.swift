@@ -94,6 +94,7 @@ final class TestServer: @unchecked Sendable {
         options.drainTimeout = .seconds(5)
         options.eventLoopThreads = 2
         options.shutdownSignals = []
+        options.reloadSignals = []
         options.pickupInterval = .milliseconds(100)
         return options
     }

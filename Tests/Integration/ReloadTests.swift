@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import TernAccounts
+@testable import TernServer
+
+/// `tern reload` (the control socket's reload, what SIGHUP does): users,
+/// aliases and the certificate are read again with a session open across it.
+@Suite("Reload", .serialized)
+struct ReloadTests {
+    @Test("A reload picks up a new user and a new certificate; a session open across it delivers its message")
+    func reloadWithSessionOpen() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let open = try await server.openTransaction()
+
+        // A new user and a renewed certificate, then the reload asked over the socket.
+        let users = server.directory.appendingPathComponent("users")
+        let line = "carol@tern.test:\(try PasswordHash.make(password: "pw").stored)\n"
+        try (try String(contentsOf: users, encoding: .utf8) + line).write(to: users, atomically: true, encoding: .utf8)
+        let renewed = try SelfSignedCertificate.make(commonName: "mx.tern.test", dnsNames: ["mx.tern.test"], ipAddresses: ["127.0.0.1"])
+        try renewed.certificate.write(to: server.directory.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
+        try renewed.privateKey.write(to: server.directory.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
+        let client = ControlClient(stateDirectory: server.server.configuration.stateDirectory)
+        let response = try await Task.detached { try client.send(ControlRequest(command: .reload)) }.value
+        #expect(response.error == nil)
+        let report = response.messages ?? []
+        #expect(report.contains { $0.hasPrefix("users and aliases") && !$0.contains("NOT") })
+        #expect(report.contains { $0.hasPrefix("TLS certificate") && !$0.contains("NOT") })
+
+        // The session opened before the reload finishes its transaction.
+        #expect(try await open.command("DATA").code == 354)
+        #expect(try await open.command("Subject: across a reload\r\n\r\nstill here\r\n.").code == 250)
+        #expect(await server.waitForMessages("user", count: 1).count == 1)
+
+        // The new user exists, and new TLS connections get the new certificate only.
+        let fresh = try await server.openTransaction(recipient: "carol@tern.test")
+        #expect(try await fresh.command("QUIT").code == 221)
+        let tls = try await SMTPTestClient.connect(port: server.submissionsPort, implicitTLS: true, trust: renewed.certificate)
+        #expect(try await tls.readReply().code == 220)
+        await #expect(throws: (any Error).self) {
+            _ = try await SMTPTestClient.connect(port: server.submissionsPort, implicitTLS: true, trust: server.certificatePEM)
+        }
+    }
+
+    @Test("A configuration read again names the settings that changed")
+    func changedKeys() throws {
+        let base = """
+            hostname = "mx.tern.test"
+            domains = ["tern.test"]
+            [[listener]]
+            address = "127.0.0.1:25"
+            """
+        let old = try Configuration(toml: base, baseDirectory: "/tmp")
+        let same = try Configuration(toml: base, baseDirectory: "/tmp")
+        let new = try Configuration(toml: base + "\n[limits]\nrecipients = 7\n[checks]\nspf = \"reject\"\n", baseDirectory: "/tmp")
+        #expect(Server.changedKeys(from: old, to: same).isEmpty)
+        #expect(Server.changedKeys(from: old, to: new) == ["checks.spf", "limits.recipients"])
+    }
+}
