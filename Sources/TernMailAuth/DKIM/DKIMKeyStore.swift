@@ -70,6 +70,14 @@ public struct DKIMKeyStore: Sendable {
         /// The TXT rdata as strings of at most 255 octets (RFC 1035 §3.3.14).
         public var recordStrings: [String]
 
+        /// The record to publish for `key`, which is (or will be) at `path`.
+        public init(key: DKIMSigningKey, path: String) {
+            self.key = key
+            self.path = path
+            self.recordName = DKIMKeyRecord.name(selector: key.selector, domain: key.domain)
+            self.recordStrings = DKIMKeyStore.split(key.keyRecord)
+        }
+
         /// A zone-file line: `name. IN TXT ( "…" "…" )`.
         public var zoneLine: String {
             recordName + ". IN TXT ( " + recordStrings.map { "\"\($0)\"" }.joined(separator: "\n\t") + " )"
@@ -107,8 +115,7 @@ public struct DKIMKeyStore: Sendable {
             unlink(path)
             throw StoreError.io("cannot write \(path)")
         }
-        return GeneratedKey(key: key, path: path, recordName: DKIMKeyRecord.name(selector: selector, domain: domain),
-                            recordStrings: Self.split(key.keyRecord))
+        return GeneratedKey(key: key, path: path)
     }
 
     /// Splits TXT rdata into character-strings of at most `limit` octets.
