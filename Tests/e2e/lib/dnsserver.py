@@ -262,15 +262,19 @@ def _running(pid):
 class NSD:
     """One nsd with its own configuration, zones, state files and log under `root`.
 
-    zones: {origin: zone text} (see zone_text). port None picks a free one.
-    Usable as a context manager; stop() is safe to call twice."""
+    zones: {origin: zone text} (see zone_text); "." is the root zone.
+    port None picks a free one. `unanswered`: origins whose zone file is
+    meant not to load (no SOA), so that nsd answers SERVFAIL for every name
+    in them; start() does not wait for those. Usable as a context manager;
+    stop() is safe to call twice."""
 
-    def __init__(self, root, zones, address="127.0.0.1", port=None, verbosity=2):
+    def __init__(self, root, zones, address="127.0.0.1", port=None, verbosity=2, unanswered=()):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.address = address
         self.port = port or free_port(address)
         self.zones = dict(zones)
+        self.unanswered = {origin.rstrip(".") or "." for origin in unanswered}
         self.verbosity = verbosity
         self.config = self.root / "nsd.conf"
         self.log_path = self.root / "nsd.log"
@@ -287,8 +291,9 @@ class NSD:
         r = self.root
         zone_blocks = []
         for origin, text in self.zones.items():
-            origin = origin.rstrip(".")
-            zone_file = r / f"{origin}.zone"
+            origin = origin.rstrip(".") or "."
+            stem = "".join(c if c.isalnum() or c in ".-_" else "_" for c in origin.strip("."))
+            zone_file = r / f"{stem or 'root'}.zone"
             zone_file.write_text(text)
             zone_blocks.append(f"zone:\n  name: \"{origin}\"\n  zonefile: \"{zone_file}\"\n")
         self.config.write_text(f"""\
@@ -329,7 +334,7 @@ remote-control:
         self.proc = subprocess.Popen([NSD_BINARY, "-d", "-c", str(self.config)], stdin=subprocess.DEVNULL,
                                      stdout=out, stderr=out, preexec_fn=_die_with_parent)
         out.close()
-        pending = {origin.rstrip(".") for origin in self.zones}
+        pending = {origin.rstrip(".") or "." for origin in self.zones} - self.unanswered
         last = "no answer yet"
         for _ in deadline_loop(timeout, 0.05):
             if self.proc.poll() is not None:

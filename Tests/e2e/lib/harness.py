@@ -121,6 +121,11 @@ def add_users(users_file, users=None):
 
 # MARK: The server
 
+def endpoint(host, port):
+    """"host:port" as the configuration writes it: "[::1]:25" for IPv6."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def toml_value(value):
     """A TOML literal for a str, bool, int, float or list of them."""
     if isinstance(value, bool):
@@ -140,11 +145,14 @@ class Server:
     """One `tern serve` with its own config, state, Maildirs and log under `root`."""
 
     def __init__(self, root, address, cert, key, users_file, aliases_file, name="tern", *, hostname=HOSTNAME,
-                 domains=(DOMAIN, CATCHALL_DOMAIN), ports=(25, 587, 465), settings=None):
+                 domains=(DOMAIN, CATCHALL_DOMAIN), ports=(25, 587, 465), settings=None, listeners=None):
         """`settings` ({section: {key: value}}) is merged into the sections
         written here ([dns], [limits]) or adds sections ([delivery], [log]…):
         e.g. {"dns": {"nameservers": ["127.0.0.1:5353"]}, "delivery": {"mx_port": 25}}.
-        Values are Python str/int/float/bool or lists of them."""
+        Values are Python str/int/float/bool or lists of them.
+        `listeners` ([(host, port, role)], IPv6 hosts without brackets)
+        replaces the listeners made from `address` and `ports`; cert and key
+        "" leave TLS off (mx listeners only)."""
         self.root = Path(root)
         self.address = address
         self.name = name
@@ -168,8 +176,9 @@ class Server:
         for section, values in (settings or {}).items():
             sections.setdefault(section, {}).update(values)
         roles = {25: "mx", 587: "submission", 465: "submissions"}
-        listeners = "".join(f'\n[[listener]]\naddress = "{address}:{port}"\nrole = "{roles[port]}"\n'
-                            for port in self.ports)
+        self.listeners = list(listeners) if listeners is not None else [(address, p, roles[p]) for p in self.ports]
+        listeners = "".join(f'\n[[listener]]\naddress = "{endpoint(host, port)}"\nrole = "{role}"\n'
+                            for host, port, role in self.listeners)
         tables = "".join(f"\n[{section}]\n" + "".join(f"{key} = {toml_value(value)}\n" for key, value in values.items())
                          for section, values in sections.items())
         self.config.write_text(f"""\
@@ -211,22 +220,26 @@ maildir = "{self.mail}/{{domain}}/{{user}}/Maildir"
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout):
-        """Polls each listener for its 220 banner (465 through TLS) until the deadline."""
-        pending = list(self.ports)
+        """Polls each listener for its 220 banner (submissions through TLS) until
+        the deadline; a wildcard address is polled through loopback."""
+        pending = list(self.listeners)
         last = ""
         for _ in deadline_loop(timeout, 0.05):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode} while starting:\n"
                                    + self.log_tail())
-            for port in list(pending):
+            for listener in list(pending):
+                host, port, role = listener
                 try:
-                    if banner(self.address, port, tls=(port == 465)).startswith("220 "):
-                        pending.remove(port)
+                    if banner({"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host), port,
+                              tls=(role == "submissions")).startswith("220 "):
+                        pending.remove(listener)
                 except OSError as e:
-                    last = f"{port}: {e}"
+                    last = f"{endpoint(host, port)}: {e}"
             if not pending:
                 return
-        raise RuntimeError(f"{self.name}: no 220 banner on {pending} after {timeout} s ({last})\n" + self.log_tail())
+        raise RuntimeError(f"{self.name}: no 220 banner on {[endpoint(h, p) for h, p, _ in pending]} after {timeout} s "
+                           f"({last})\n" + self.log_tail())
 
     def kill9(self):
         if self.proc and self.proc.poll() is None:
