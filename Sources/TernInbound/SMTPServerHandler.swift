@@ -342,6 +342,24 @@ final class SMTPServerHandler: ChannelInboundHandler {
         }
     }
 
+    /// `spf=pass dkim=fail dmarc=pass`: the results named in the
+    /// Authentication-Results field the checks wrote, for the log; nil
+    /// when there is none.
+    static func verdicts(in traceFields: String) -> String? {
+        guard let start = traceFields.range(of: "Authentication-Results:") else { return nil }
+        // The field: its first line and the folded lines after it.
+        var field = ""
+        for (i, line) in traceFields[start.upperBound...].components(separatedBy: "\r\n").enumerated() {
+            if i > 0 && !(line.hasPrefix(" ") || line.hasPrefix("\t")) { break }
+            field += " " + line
+        }
+        let words = field.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == ";" })
+        let results = words.filter { word in
+            ["spf=", "dkim=", "dmarc=", "auth="].contains { word.lowercased().hasPrefix($0) }
+        }
+        return results.isEmpty ? nil : results.joined(separator: " ")
+    }
+
     /// The header section of a message: up to and including the first
     /// empty line, or all of it.
     static func headerSection(of message: ByteBuffer) -> [UInt8] {
@@ -416,10 +434,12 @@ final class SMTPServerHandler: ChannelInboundHandler {
             case .success:
                 queue.committed(id: id)
                 handler.shared.metrics.messageAccepted()
-                handler.logger.info("message accepted", metadata: [
+                var metadata: Logger.Metadata = [
                     "id": "\(id)", "size": "\(body.readableBytes)", "from": "\(envelope.sender)",
                     "to": "\(envelope.recipients.map { $0.mailbox.text })",
-                ])
+                ]
+                if let verdicts = SMTPServerHandler.verdicts(in: traceFields) { metadata["verdicts"] = "\(verdicts)" }
+                handler.logger.info("message accepted", metadata: metadata)
                 handler.run(handler.session.resume(.delivery(Replies.queued(id))), context: context)
             case .failure(let error):
                 handler.logger.error("message not stored", metadata: ["id": "\(id)", "error": "\(error)"])

@@ -41,13 +41,25 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let level = configuration.log.level
+        var logFile: LogFile?
+        if let path = configuration.log.file {
+            do {
+                logFile = try LogFile(path: path)
+            } catch {
+                FileHandle.standardError.write(Data("tern: \(error)\n".utf8))
+                throw ExitCode(73)  // EX_CANTCREAT
+            }
+        }
+        let file = logFile
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            guard let file else { return handler }
+            return MultiplexLogHandler([handler, FileLogHandler(label: label, file: file, level: level)])
         }
         let logger = Logger(label: "tern")
         var options = Server.Options()
+        options.logFile = logFile
         options.portFallback = trial
         options.configurationFile = config
         if print {

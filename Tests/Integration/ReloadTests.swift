@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import Logging
 import TernAccounts
+@testable import TernInbound
 @testable import TernServer
 
 /// `tern reload` (the control socket's reload, what SIGHUP does): users,
@@ -55,5 +57,36 @@ struct ReloadTests {
         let new = try Configuration(toml: base + "\n[limits]\nrecipients = 7\n[checks]\nspf = \"reject\"\n", baseDirectory: "/tmp")
         #expect(Server.changedKeys(from: old, to: same).isEmpty)
         #expect(Server.changedKeys(from: old, to: new) == ["checks.spf", "limits.recipients"])
+    }
+}
+
+@Suite("Log lines")
+struct LogLineTests {
+    @Test("The accepted-message line names the verdicts of the Authentication-Results field, folded or not")
+    func verdicts() {
+        let fields = "Authentication-Results: mx.tern.test;\r\n\tspf=pass smtp.mailfrom=a@b.test;\r\n"
+            + "\tdkim=fail header.d=b.test; dmarc=pass header.from=b.test\r\nReceived-SPF: pass (x) dkim=none\r\n"
+        #expect(TernInbound.SMTPServerHandler.verdicts(in: fields) == "spf=pass dkim=fail dmarc=pass")
+        #expect(TernInbound.SMTPServerHandler.verdicts(in: "") == nil)
+    }
+
+    @Test("The log file gets one line per event, and a reopen starts a new file after it was moved away")
+    func logFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tern-log-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tern.log").path
+        let file = try LogFile(path: path)
+        let logger = Logger(label: "tern") { FileLogHandler(label: $0, file: file, level: .info) }
+        logger.info("message accepted", metadata: ["id": "X1", "to": "[\"a@b\"]"])
+        logger.debug("not written")
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+        try file.reopen()
+        logger.warning("after\nrotation")
+        let old = try String(contentsOfFile: path + ".1", encoding: .utf8)
+        let new = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(old.hasSuffix(" info tern: id=X1 to=[\"a@b\"] [IntegrationTests] message accepted\n"))
+        #expect(!old.contains("not written"))
+        #expect(new.hasSuffix("warning tern: [IntegrationTests] after rotation\n"))
     }
 }

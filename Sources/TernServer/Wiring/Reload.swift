@@ -40,6 +40,14 @@ extension Server {
                 report.append("\(file) has errors, nothing from it applied:\n\(error)")
             }
         }
+        if let file = options.logFile {
+            do {
+                try file.reopen()
+                report.append("log file \(file.path) opened again")
+            } catch {
+                report.append("log file NOT opened again, still writing the old one: \(error)")
+            }
+        }
         report.append("DKIM keys are read for each signature: nothing to reload")
         for line in report { logger.notice("reload: \(line)") }
         return report

@@ -36,7 +36,9 @@ class Operate:
         self.aliases = self.root / "aliases"
         self.aliases.write_text(ctx.aliases_file.read_text())
         self.server = Server(self.root / "server", self.address, self.cert, self.key, self.users, self.aliases,
-                             name="tern (operate)", settings={"delivery": {"relay": "127.0.0.1:9"}})
+                             name="tern (operate)", settings={"delivery": {"relay": "127.0.0.1:9"},
+                                                              "log": {"file": str(self.root / "file.log")}})
+        self.log_file = self.root / "file.log"
         self.bin = self.root / "bin"
         self.bin.mkdir(exist_ok=True)
         for name in ("sendmail", "mailq"):
@@ -141,6 +143,9 @@ def sendmail(ctx):
     text = o.delivered(ALICE, mark)[0]
     check(f"Return-Path: <{BOB}>" in text, "root's MAIL FROM in -bs was not kept as the envelope sender")
 
+    logged = o.log_file.read_text()
+    check("accepted from local user root" in logged and "uid=0" in logged,
+          f"[log] file lacks the local submission: {logged[-300:]!r}")
     r = o.run(["--bogus"], program="sendmail")
     check(r.returncode == 64, f"an unknown option gave exit {r.returncode}, not 64 (EX_USAGE)")
     r = o.run(["sendmail", "-t"], stdin=b"Subject: nobody\n\nx\n")
@@ -261,8 +266,12 @@ def reload(ctx):
         with context.wrap_socket(raw) as tls:
             served = tls.getpeercert(binary_form=True)
     check(served == new_der, "port 465 still serves the old certificate after the reload")
+    # logrotate's way: move the file, then reload; the server writes a new one.
+    o.log_file.rename(o.log_file.with_name("file.log.1"))
     r = o.run(["reload"])
-    check(r.returncode == 0 and b"users and aliases" in r.stdout, f"tern reload: {r.stdout!r} {r.stderr!r}")
+    check(r.returncode == 0 and b"users and aliases" in r.stdout and b"log file" in r.stdout,
+          f"tern reload: {r.stdout!r} {r.stderr!r}")
+    check(o.log_file.exists() and "reload:" in o.log_file.read_text(), "no new log file after the reload")
 
 
 @scenario("operate-sigterm-during-data")
