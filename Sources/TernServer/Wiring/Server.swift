@@ -31,6 +31,8 @@ public final class Server: Sendable {
         public var eventLoopThreads = System.coreCount
         /// Threads that write accepted messages to the spool. Default 32.
         public var storeThreads = 32
+        /// `[log] file`, opened again on reload (after logrotate). Default nil.
+        public var logFile: LogFile?
         /// The file the configuration was read from, read again on reload. Default nil.
         public var configurationFile: String?
         /// Signals that reload (see `reload()`). Default SIGHUP.
