@@ -58,7 +58,7 @@ public enum CheckReport {
 
     /// A labelled block under a finding, continuation lines indented.
     private static func block(_ label: String, _ text: String) -> String {
-        let indent = String(repeating: " ", count: 19)
+        let indent = String(repeating: " ", count: 20)
         var out = ""
         for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             out += indent + (i == 0 ? pad(label, 10) : String(repeating: " ", count: 10)) + line + "\n"

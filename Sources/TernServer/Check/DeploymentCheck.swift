@@ -218,6 +218,11 @@ struct CheckRun: Sendable {
         return found
     }
 
+    /// `isPublic` of an address in text; false for anything else.
+    static func isPublic(_ text: String) -> Bool {
+        DNSAddress(text).map(isPublic) ?? false
+    }
+
     static func isPublic(_ address: DNSAddress) -> Bool {
         switch address {
         case .v4(let o):
