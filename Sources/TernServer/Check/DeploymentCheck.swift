@@ -150,13 +150,18 @@ struct CheckRun: Sendable {
         let domains = options.domains.isEmpty ? configuration.domains : options.domains
         for domain in domains {
             let name = domain.ascii.lowercased()
-            let found = await domainFindings(name, host: host)
-            if found.contains(where: { $0.area == .mtaSTS && $0.severity != .info }) { mtaSTSDomains.append(name) }
-            findings += scoped("domain \(name)", found)
+            findings += scoped("domain \(name)", await domainFindings(name, host: host))
+            if await publishesMTASTS(name) { mtaSTSDomains.append(name) }
         }
         findings += scoped("TLS", await tlsFindings(host, mtaSTSDomains: mtaSTSDomains))
         findings += scoped("outbound mail", await outboundFindings())
         return findings
+    }
+
+    /// Whether `domain` publishes an MTA-STS record (valid or not): senders
+    /// that find one insist on a trusted certificate. The lookup is cached.
+    func publishesMTASTS(_ domain: String) async -> Bool {
+        await resolver.txt("_mta-sts." + domain).records.contains(where: MTASTSRecord.isCandidate)
     }
 
     private func scoped(_ scope: String, _ findings: [CheckFinding]) -> [CheckFinding] {
@@ -187,8 +192,8 @@ struct CheckRun: Sendable {
         } else if !configuredAddresses.isEmpty {
             facts.addresses = configuredAddresses
             facts.addressSource = .configuration
-        } else if !Self.publicInterfaceAddresses().isEmpty {
-            facts.addresses = Self.publicInterfaceAddresses()
+        } else if case let interfaces = Self.publicInterfaceAddresses(), !interfaces.isEmpty {
+            facts.addresses = interfaces
             facts.addressSource = .interfaces
         } else {
             facts.addresses = forward
