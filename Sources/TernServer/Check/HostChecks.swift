@@ -82,9 +82,10 @@ extension CheckRun {
                                 record: ZoneLine.ptr(address, name), advice: advice)
         }
         guard host.forward.contains(address) else {
+            // With no A/AAAA at all, the hostname finding already says what to publish.
             return CheckFinding(.ptr, subject, .error,
                                 "the reverse DNS of \(address) is \(name), but \(name) does not resolve to \(address) (not forward-confirmed)",
-                                record: ZoneLine.address(name, address))
+                                record: host.forward.isEmpty ? nil : ZoneLine.address(name, address))
         }
         return CheckFinding(.ptr, subject, .ok, "\(address) ↔ \(name) (forward-confirmed)")
     }

@@ -92,7 +92,7 @@ extension CheckRun {
             verdict = CheckFinding(.outbound, "port \(port)", .ok, "outbound port \(port) is open")
         } else if timedOut + failed == 0 {
             verdict = CheckFinding(.outbound, "port \(port)", .warning,
-                                   "could not test outbound port \(port): no MX host of \(names) could be looked up")
+                                   "could not test outbound port \(port): no MX host of \(names) has an address to try")
         } else {
             let how = timedOut > 0
                 ? "every connection to the MX hosts of \(names) on port \(port) went unanswered for \(timeout)"

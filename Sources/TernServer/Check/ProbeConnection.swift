@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -152,7 +157,7 @@ final class ProbeConnection: @unchecked Sendable {
 
     /// A short text for a NIO or socket error.
     static func phrase(_ error: any Error) -> String {
-        if let io = error as? IOError { return io.description }
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
         if let connection = error as? NIOConnectionError {
             return connection.connectionErrors.first.map { phrase($0.error) } ?? "\(connection)"
         }
