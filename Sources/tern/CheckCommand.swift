@@ -19,32 +19,39 @@ struct CheckCommand: AsyncParsableCommand {
             DNS is asked through the nameservers of [dns] in the configuration, as the \
             server asks (/etc/resolv.conf when that list is empty). What is checked:
 
-              hostname   the A/AAAA records of `hostname` point at this host.
-              ptr        each address mail leaves from has reverse DNS naming the \
-            hostname, and the hostname resolves back to it (forward-confirmed).
-              mx         each local domain's MX points at the hostname, or at a name \
-            with this host's address; a null MX is an error.
-              spf        each local domain has one SPF record that parses and gives \
-            "pass" for every address of this host (the real SPF evaluation, includes and \
-            all); the hostname's own SPF record, which receivers check for bounces.
-              dkim       for each key that signs (the newest of each algorithm under \
-            [dkim] keys), the record at <selector>._domainkey.<domain> exists and holds \
-            the same public key.
-              dmarc      _dmarc.<domain> holds one usable DMARC record.
-              mta-sts    _mta-sts.<domain> and _smtp._tls.<domain> (TLS-RPT), when \
-            published, are valid; the MTA-STS policy host has an address.
-              tls        the certificate in [tls] is valid for the hostname, trusted, and \
-            not within 14 days of expiry; each listener is connected to (STARTTLS on mx \
-            and submission, TLS on submissions) and must serve it.
-              outbound   the MX hosts of [check] probe_domains are connected to on \
-            [delivery] mx_port. If none answers, the provider blocks port 25 and the \
-            relay settings to use instead are shown. The relay host is tried when one is \
-            set. --offline skips this part.
+            hostname: its A/AAAA records point at this host.
+            ptr: each address mail leaves from has reverse DNS naming the hostname, and the \
+            hostname resolves back to it (forward-confirmed).
+            mx: each local domain's MX points at the hostname, or at a name with this host's \
+            address; a null MX is an error.
+            spf: each local domain has one SPF record that parses and gives "pass" for every \
+            address of this host (the real SPF evaluation, includes and all); the hostname \
+            has one too, since receivers check it for bounces.
+            dkim: for each key that signs (the newest of each algorithm under [dkim] keys), \
+            the record at <selector>._domainkey.<domain> exists and holds the same public key.
+            dmarc: _dmarc.<domain> holds one usable DMARC record.
+            mta-sts, tls-rpt: _mta-sts.<domain> and _smtp._tls.<domain>, when published, are \
+            valid; the MTA-STS policy host has an address.
+            tls: the certificate in [tls] is valid for the hostname, trusted, and not within \
+            14 days of expiry; each listener is connected to (STARTTLS on mx and submission, \
+            TLS on submissions) and must serve it.
+            outbound: the MX hosts of [check] probe_domains are connected to on [delivery] \
+            mx_port. If none answers, the provider blocks port 25, and the relay settings to \
+            use instead are shown. The relay host is tried when one is set. --offline skips \
+            this part.
 
             This host's addresses are those given with --address; else the explicit \
             addresses of the listeners and [delivery] source_address; else the public \
             addresses of this machine's network interfaces; else the hostname's own A/AAAA \
             records. Behind NAT, give the public address with --address.
+
+            OUTPUT
+            One line per finding, under a heading for the host, each domain, TLS and \
+            outbound mail: severity (ok, info, WARNING, ERROR), area, subject and what was \
+            found. Under a problem, "publish:" gives the zone-file lines to add at the DNS \
+            provider, and "to fix:" anything else to do. With --json, the same as one \
+            object: hostname, passed, errors, warnings and findings (each with scope, area, \
+            subject, severity, message, and record and advice where there are some).
 
             EXIT STATUS
               0   nothing is wrong (warnings may have been printed)
@@ -64,8 +71,7 @@ struct CheckCommand: AsyncParsableCommand {
                                  valueName: "DOMAIN"))
     var domain: String?
 
-    @Option(name: .long, help: ArgumentHelp("The configuration file (default: \(CheckCommand.defaultConfigurationFile)).",
-                                            valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "FILE"))
     var config: String = CheckCommand.defaultConfigurationFile
 
     @Option(name: .customLong("address"),

@@ -34,8 +34,7 @@ struct ConfigCommand: ParsableCommand {
                 """
         )
 
-        @Argument(help: ArgumentHelp("The configuration file (default: \(CheckCommand.defaultConfigurationFile)).",
-                                     valueName: "FILE"))
+        @Argument(help: ArgumentHelp("The configuration file.", valueName: "FILE"))
         var file: String = CheckCommand.defaultConfigurationFile
 
         @Flag(name: .shortAndLong, help: "Only validate: print nothing when the file is valid.")
