@@ -30,6 +30,9 @@ let package = Package(
         .systemLibrary(name: "CSPF2", path: "Sources/CSPF2"),
         // System library: libopendkim verifies DKIM signatures (Debian: libopendkim-dev).
         .systemLibrary(name: "COpenDKIM", path: "Sources/COpenDKIM", pkgConfig: "opendkim"),
+        // System library: one thread's credentials — setfsuid/setfsgid (Maildir delivery as the mailbox's
+        // owner) and switching a thread glibc's setuid(2) leaves out (the parked main thread).
+        .systemLibrary(name: "CThreadCredentials", path: "Sources/CThreadCredentials"),
 
         .target(
             name: "TernSMTP",
@@ -65,7 +68,7 @@ let package = Package(
         .target(
             name: "TernDelivery",
             dependencies: [
-                "TernSMTP", "TernSpool", "TernAccounts", "TernDNS",
+                "TernSMTP", "TernSpool", "TernAccounts", "TernDNS", "CThreadCredentials",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -92,6 +95,7 @@ let package = Package(
             name: "TernServer",
             dependencies: [
                 "TernSMTP", "TernAccounts", "TernSpool", "TernDNS", "TernMailAuth", "TernDelivery", "TernInbound",
+                "CThreadCredentials",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -20,12 +20,17 @@ import Glibc
 ///    no file already in the Maildir is ever touched; on file systems
 ///    without hard links it falls back to `rename(2)`.
 ///
+/// When the process runs as root, all of it is done as the mailbox's
+/// owner (see `MailboxOwners`): what it creates belongs to them.
+///
 /// Blocking: run it on a thread pool. If the process dies after step 3 but
 /// before the spool records the delivery, the message is delivered again
 /// after the restart: delivery is at least once, never lost.
 public struct MaildirDelivery: Sendable {
     /// The host part of unique names (normally the configured hostname).
     public var hostname: String
+    /// Who owns each Maildir. Default: the process's table.
+    public var owners: MailboxOwners = .shared
 
     public init(hostname: String) {
         self.hostname = hostname
@@ -56,6 +61,13 @@ public struct MaildirDelivery: Sendable {
     /// `message` stands to its end, into the Maildir at `maildir`.
     public func deliver(message: SpoolMessageReader, to maildir: String, returnPath: ReversePath,
                         deliveredTo: Mailbox, now: Date = Date()) throws(DeliveryError) -> Delivered {
+        try owners.actingAsOwner(of: maildir) { () throws(DeliveryError) -> Delivered in
+            try deliverAsOwner(message: message, to: maildir, returnPath: returnPath, deliveredTo: deliveredTo, now: now)
+        }
+    }
+
+    private func deliverAsOwner(message: SpoolMessageReader, to maildir: String, returnPath: ReversePath,
+                                deliveredTo: Mailbox, now: Date) throws(DeliveryError) -> Delivered {
         try prepare(maildir)
         let name = MaildirName.next(host: hostname, now: now)
         let tmpPath = "\(maildir)/tmp/\(name.base)"
@@ -122,6 +134,12 @@ public struct MaildirDelivery: Sendable {
         guard !folder.isEmpty, !folder.contains("/"), folder != ".", folder != ".." else {
             throw DeliveryError.notAMaildir(maildir, "bad folder name \(folder)")
         }
+        return try owners.actingAsOwner(of: maildir) { () throws(DeliveryError) -> String in
+            try makeFolder(folder, of: maildir)
+        }
+    }
+
+    private func makeFolder(_ folder: String, of maildir: String) throws(DeliveryError) -> String {
         try prepare(maildir)
         let path = "\(maildir)/.\(folder)"
         try prepare(path)

@@ -13,7 +13,10 @@
 //     delay notices it writes (`Notices`);
 //   - Maildirs below the configured template: it creates missing
 //     directories (mode 0700) and adds new files through `tmp/` → `new/`,
-//     never changing or removing a file it did not create;
+//     never changing or removing a file it did not create; when the
+//     process is root, as the mailbox's owner (the delivering thread's
+//     file system uid and gid, `MailboxOwners`), so that what it makes is
+//     theirs and a user's symbolic link never leads root astray;
 //   - the log, one line per delivery attempt.
 // It never talks to the network; remote delivery plugs in later through
 // `RemoteTransport`.

@@ -22,6 +22,18 @@ public struct Configuration: Sendable, Equatable {
     /// `state_dir`: where the spool (`spool/`) and generated files live.
     /// Default: `"/var/lib/tern"`.
     public var stateDirectory: String
+    /// `user`: the Unix user `tern serve` runs as once it has done what
+    /// needs root — bound the listeners, read the certificate, keys and
+    /// accounts, and given the state directory to this user. Only root can
+    /// switch users; started as this user already, nothing changes.
+    /// Default: `nil` (`""`): stay as started. As root that keeps per-user
+    /// mail stores possible (each Maildir written as its owner, see
+    /// `MailboxOwners`); with a user, every Maildir is this user's, so the
+    /// `[mailbox] maildir` tree must be writable by it. After the switch
+    /// the files read again on reload (configuration, users, aliases, DKIM
+    /// keys, certificate) must be readable by this user, and
+    /// `[metrics] address` needs a port above 1023.
+    public var user: String?
     /// `[[listener]]`: the sockets to accept SMTP on. Default: none — at least
     /// one is required.
     public var listeners: [Listener]

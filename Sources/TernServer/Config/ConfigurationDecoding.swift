@@ -13,6 +13,7 @@ extension ConfigurationDecoder {
         let hostname = decodeHostname(root, machineHostname: machineHostname)
         let domains = decodeDomains(root)
         let stateDirectory = path(root, nil, "state_dir", emptyMeansOff: false)?.value
+        let user = decodeUser(root)
         let listeners = decodeListeners(root)
         let tls = decodeTLS(root)
         checkListenersHaveTLS(listeners, tls: tls)
@@ -35,6 +36,7 @@ extension ConfigurationDecoder {
         guard let hostname else { return nil }
         var configuration = Configuration(hostname: hostname, domains: domains, listeners: listeners.map(\.value))
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
+        configuration.user = user
         configuration.tls = tls.value
         configuration.accounts = accounts
         configuration.mailbox = mailbox

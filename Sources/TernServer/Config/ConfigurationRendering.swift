@@ -11,6 +11,7 @@ extension Configuration {
         out.set("hostname", .string(hostname.text))
         out.set("domains", .strings(domains.map(\.text)))
         out.set("state_dir", .string(stateDirectory))
+        out.set("user", .string(user ?? ""))
         for listener in listeners {
             out.arrayTable(ConfigurationSchema.listener)
             out.set("address", .string(listener.address.description))

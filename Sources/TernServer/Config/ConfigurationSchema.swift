@@ -3,7 +3,7 @@
 /// these; the sample file test checks that `etc/tern.toml` shows them all.
 enum ConfigurationSchema {
     /// Keys at the top of the file, before any section.
-    static let rootKeys = ["hostname", "domains", "state_dir"]
+    static let rootKeys = ["hostname", "domains", "state_dir", "user"]
 
     /// The array of tables holding listeners.
     static let listener = "listener"

@@ -7,9 +7,11 @@ import Glibc
 #endif
 
 /// `<state_dir>/pickup`: where `tern sendmail` leaves a message while the
-/// server is down. Mode 1733 — anyone may create a file, nobody but Tern may
+/// server is down. Mode 3733 — anyone may create a file, nobody but Tern may
 /// list or read the directory, and a file belongs to whoever made it: its
-/// owner, not its content, says who sent it.
+/// owner, not its content, says who sent it. The set-group-ID bit gives each
+/// file the directory's group (Tern's), and files are made 0640, so a
+/// server that runs as its own unprivileged user (`user`) can read them.
 ///
 /// A file holds what the control socket would have carried: a line of JSON
 /// (`LocalSubmission.Request`) and the message bytes. It is written under a
@@ -26,12 +28,12 @@ public struct PickupDirectory: Sendable {
     /// Where files that cannot be queued are set aside (with the reason logged).
     var refusedPath: String { path + ".refused" }
 
-    /// Creates the directory (mode 1733) if missing.
+    /// Creates the directory (mode 3733) if missing.
     func prepare() throws {
-        if mkdir(path, 0o1733) != 0 && errno != EEXIST {
+        if mkdir(path, 0o3733) != 0 && errno != EEXIST {
             throw PickupError(description: "cannot create \(path): \(String(cString: strerror(errno)))")
         }
-        chmod(path, 0o1733)
+        chmod(path, 0o3733)
         if mkdir(refusedPath, 0o700) != 0 && errno != EEXIST {
             throw PickupError(description: "cannot create \(refusedPath): \(String(cString: strerror(errno)))")
         }
@@ -53,6 +55,8 @@ public struct PickupDirectory: Sendable {
         guard fd >= 0 else {
             throw PickupError(description: "cannot write to \(path): \(String(cString: strerror(errno)))")
         }
+        // Readable by the directory's group (Tern's), whatever the caller's umask.
+        _ = fchmod(fd, 0o640)
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }

@@ -211,7 +211,7 @@ def pickup(ctx):
     check(r.returncode == 0, f"tern sendmail with the server stopped: exit {r.returncode} {r.stderr!r}")
     pending = [p for p in (o.server.state / "pickup").iterdir() if not p.name.startswith(".")]
     check(len(pending) == 1, f"pickup directory holds {pending}")
-    check(oct((o.server.state / "pickup").stat().st_mode & 0o7777) == "0o1733", "pickup is not mode 1733")
+    check(oct((o.server.state / "pickup").stat().st_mode & 0o7777) == "0o3733", "pickup is not mode 3733")
     r = o.run(["queue", "list"])
     check(r.returncode == 0, f"tern queue list on a stopped server: {r.stderr!r}")
     o.start()
