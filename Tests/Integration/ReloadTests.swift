@@ -44,6 +44,43 @@ struct ReloadTests {
         }
     }
 
+    @Test("A changed configuration file: domains, limits and checks apply to new sessions, the rest waits for a restart")
+    func configurationApplied() async throws {
+        let server = try await TestServer.start(extraUsers: ["dan@other.test": "pw"])
+        defer { Task { await server.stop() } }
+        let file = server.directory.appendingPathComponent("reloaded.toml").path
+        let running = server.server.configuration.redactedDescription
+        // other.test becomes local, 2 recipients at most, and the hostname changes (restart needed).
+        let changed = running
+            .replacingOccurrences(of: "domains = [\"tern.test\"]", with: "domains = [\"tern.test\", \"other.test\"]")
+            .replacingOccurrences(of: "recipients = 100", with: "recipients = 2")
+            .replacingOccurrences(of: "hostname = \"mx.tern.test\"", with: "hostname = \"mx2.tern.test\"")
+        #expect(changed != running)
+        try changed.write(toFile: file, atomically: true, encoding: .utf8)
+
+        let open = try await server.openTransaction()  // before the reload: old limits
+        #expect(try await open.command("RCPT TO:<alice@tern.test>").code == 250)
+        #expect(try await open.command("RCPT TO:<postmaster@tern.test>").code == 250)
+        #expect(try await open.command("RCPT TO:<dan@other.test>").code != 250)  // not local yet: relay denied
+
+        let report = await server.server.reload(configurationFile: file)
+        #expect(report.contains { $0.contains("applied for new sessions: domains, limits.recipients") })
+        #expect(report.contains { $0.contains("after a restart: hostname") })
+
+        // The open session keeps its limits; a new one has the new ones and the new domain.
+        #expect(try await open.command("RCPT TO:<user@tern.test>").code == 250)
+        let fresh = try await server.openTransaction(recipient: "dan@other.test")
+        #expect(try await fresh.command("RCPT TO:<alice@tern.test>").code == 250)
+        let third = try await fresh.command("RCPT TO:<user@tern.test>")
+        #expect(third.code == 452)
+        // A second reload of the same file applies nothing new.
+        let again = await server.server.reload(configurationFile: file)
+        #expect(again.contains { $0.contains("nothing to apply") })
+        // A broken file changes nothing.
+        try "hostname = \"".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(await server.server.reload(configurationFile: file).contains { $0.contains("has errors") })
+    }
+
     @Test("A configuration read again names the settings that changed")
     func changedKeys() throws {
         let base = """

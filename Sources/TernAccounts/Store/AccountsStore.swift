@@ -48,7 +48,9 @@ public final class AccountsStore: Sendable {
         var aliases: FileIdentity?
     }
 
-    public let configuration: Configuration
+    /// The domains and files in use (`reconfigure` changes them).
+    public var configuration: Configuration { current.withLock { $0 } }
+    private let current: Mutex<Configuration>
     private let snapshot: Mutex<Accounts>
     /// Held for the whole of a reload, so that two reloads do not interleave.
     private let loaded: Mutex<Loaded>
@@ -56,7 +58,7 @@ public final class AccountsStore: Sendable {
     /// Loads both files; throws if either is missing (with a non-empty path)
     /// or broken. Log `accounts.warnings` after start-up.
     public init(_ configuration: Configuration) throws(AccountsFileError) {
-        self.configuration = configuration
+        self.current = Mutex(configuration)
         let (accounts, versions) = try AccountsStore.load(configuration)
         self.snapshot = Mutex(accounts)
         self.loaded = Mutex(versions)
@@ -74,6 +76,7 @@ public final class AccountsStore: Sendable {
         loaded.withLock { last in
             let now: Loaded
             do throws(AccountsFileError) {
+                let configuration = self.configuration
                 now = Loaded(users: try identity(of: configuration.usersPath),
                              aliases: try identity(of: configuration.aliasesPath))
             } catch {
@@ -87,6 +90,7 @@ public final class AccountsStore: Sendable {
     /// Re-reads both files now, changed or not.
     public func reload() -> ReloadOutcome {
         loaded.withLock { last in
+            let configuration = self.configuration
             let now = Loaded(users: try? identity(of: configuration.usersPath),
                              aliases: try? identity(of: configuration.aliasesPath))
             return load(recordingFailureAs: now, into: &last)
@@ -95,13 +99,29 @@ public final class AccountsStore: Sendable {
 
     private func load(recordingFailureAs attempted: Loaded, into last: inout Loaded) -> ReloadOutcome {
         do throws(AccountsFileError) {
-            let (accounts, versions) = try AccountsStore.load(configuration)
+            let (accounts, versions) = try AccountsStore.load(self.configuration)
             snapshot.withLock { $0 = accounts }
             last = versions
             return .reloaded(warnings: accounts.warnings)
         } catch {
             last = attempted
             return .failed(error)
+        }
+    }
+
+    /// Switches to other domains or files and loads them; when they cannot
+    /// be loaded, the current configuration and snapshot stay in use.
+    public func reconfigure(_ configuration: Configuration) -> ReloadOutcome {
+        loaded.withLock { last in
+            do throws(AccountsFileError) {
+                let (accounts, versions) = try AccountsStore.load(configuration)
+                snapshot.withLock { $0 = accounts }
+                current.withLock { $0 = configuration }
+                last = versions
+                return .reloaded(warnings: accounts.warnings)
+            } catch {
+                return .failed(error)
+            }
         }
     }
 

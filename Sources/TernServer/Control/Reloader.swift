@@ -19,11 +19,11 @@ final class Reloader: Sendable {
 
 extension MailAuthenticator {
     /// DKIM-Signature fields for a message a local program handed over:
-    /// signed with the keys of its From domain, none when it has none.
-    var localSignature: @Sendable ([UInt8]) -> [UInt8] {
-        let signer = self.signer
+    /// signed with the keys (under `keys`) of its From domain, none when it
+    /// has none.
+    static func localSignature(keys: String) -> @Sendable ([UInt8]) -> [UInt8] {
+        let signer = DKIMSigner(keys: DKIMKeyStore(directory: keys))
         return { message in
-            guard let signer else { return [] }
             let end = message.firstRange(of: Array("\r\n\r\n".utf8)).map { $0.upperBound } ?? message.count
             guard case .domains(let domains) = AuthorDomains(headerSection: Array(message[..<end])),
                   let domain = domains.first else { return [] }

@@ -1,17 +1,22 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import TernAccounts
 import UnixSignals
 
 extension Server {
     /// Reads again what can change under a running server without dropping
     /// a session: the users and aliases files, the TLS certificate and key
     /// (new connections get the new ones, open sessions keep theirs), and
-    /// the configuration file, which is checked and compared: settings that
-    /// differ from the running ones are named as needing a restart. DKIM
-    /// keys need nothing: they are read from disk for each signature.
+    /// the configuration file: what `appliesLive` names takes effect for
+    /// new sessions, other changed settings are named as waiting for a
+    /// restart. DKIM keys need nothing: they are read for each signature.
     /// Returns one line per thing done, for the log and `tern reload`.
     public func reload() async -> [String] {
+        await reload(configurationFile: options.configurationFile)
+    }
+
+    func reload(configurationFile: String?) async -> [String] {
         var report: [String] = []
         switch accounts.reload() {
         case .reloaded(let warnings):
@@ -29,13 +34,9 @@ extension Server {
                 report.append("TLS certificate NOT reloaded, the old one stays: \(error)")
             }
         }
-        if let file = options.configurationFile {
+        if let file = configurationFile {
             do {
-                let fresh = try Configuration.load(file: file)
-                let changed = Self.changedKeys(from: configuration, to: fresh)
-                report.append(changed.isEmpty ? "\(file) checked: no setting changed"
-                              : "\(file) checked; these changes take effect at the next restart: "
-                                + changed.joined(separator: ", "))
+                report += try apply(Configuration.load(file: file), from: file)
             } catch {
                 report.append("\(file) has errors, nothing from it applied:\n\(error)")
             }
@@ -50,6 +51,56 @@ extension Server {
         }
         report.append("DKIM keys are read for each signature: nothing to reload")
         for line in report { logger.notice("reload: \(line)") }
+        return report
+    }
+
+    /// Settings a reload puts into effect: the local domains and account
+    /// files, the checks, per-session limits and timeouts, DKIM keys and
+    /// reverse lookups. Every other change waits for a restart.
+    static func appliesLive(_ key: String) -> Bool {
+        let live: Set<String> = ["domains", "limits.message_size", "limits.recipients", "limits.errors",
+                                 "limits.received_headers", "dkim.keys", "dns.reverse_lookup"]
+        return live.contains(key) || ["accounts.", "checks.", "timeouts."].contains { key.hasPrefix($0) }
+    }
+
+    /// Applies what a reload can of `fresh` (read from `file`): new account
+    /// files and domains, then new listener contexts for new connections.
+    /// Returns what it did and what waits for a restart.
+    private func apply(_ fresh: Configuration, from file: String) throws -> [String] {
+        let before = applied.withLock { $0 }
+        let live = Self.changedKeys(from: before, to: fresh).filter(Self.appliesLive)
+        let later = Self.changedKeys(from: configuration, to: fresh).filter { !Self.appliesLive($0) }
+        var report: [String] = []
+        if !live.isEmpty {
+            if live.contains(where: { $0 == "domains" || $0.hasPrefix("accounts.") }) {
+                let accountsConfiguration = AccountsStore.Configuration(
+                    domains: fresh.domains, usersPath: fresh.accounts.users, aliasesPath: fresh.accounts.aliases ?? "",
+                    subaddressSeparators: fresh.accounts.subaddressSeparator)
+                if case .failed(let error) = accounts.reconfigure(accountsConfiguration) {
+                    return ["\(file): the new accounts settings cannot be used, nothing from it applied: \(error)"]
+                }
+            }
+            // Only the settings that apply live: the rest of `fresh` waits for a restart.
+            var next = before
+            next.domains = fresh.domains
+            next.accounts = fresh.accounts
+            next.checks = fresh.checks
+            next.limits.messageSize = fresh.limits.messageSize
+            next.limits.recipients = fresh.limits.recipients
+            next.limits.errors = fresh.limits.errors
+            next.limits.receivedHeaders = fresh.limits.receivedHeaders
+            next.timeouts = fresh.timeouts
+            next.dkim = fresh.dkim
+            next.dns.reverseLookup = fresh.dns.reverseLookup
+            inbound.update(try Self.listenerContexts(next, parts: parts))
+            applied.withLock { $0 = next }
+            report.append("\(file) read; applied for new sessions: " + live.joined(separator: ", "))
+        } else {
+            report.append("\(file) read; nothing to apply")
+        }
+        if !later.isEmpty {
+            report.append("changed in \(file), in effect after a restart: " + later.joined(separator: ", "))
+        }
         return report
     }
 

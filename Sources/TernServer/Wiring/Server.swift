@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import TernAccounts
 import TernDNS
@@ -78,6 +79,11 @@ public final class Server: Sendable {
     /// Held while the server runs: one process per state directory.
     private let stateLock: StateLock
     let options: Options
+    /// What a reload makes new listener contexts from.
+    let parts: ContextParts
+    /// The configuration the listeners and accounts use now (a reload
+    /// applies what it can of a changed file).
+    let applied: Mutex<Configuration>
 
     /// The address each configured listener is bound to, in configuration order.
     public var boundAddresses: [SocketAddress] { inbound.boundAddresses }
@@ -94,7 +100,9 @@ public final class Server: Sendable {
                  inbound: InboundServer, tls: TLSContextProvider?, group: MultiThreadedEventLoopGroup,
                  storePool: NIOThreadPool, authPool: NIOThreadPool, serviceGroup: ServiceGroup, logger: Logger,
                  remote: any RemoteTransport, resolver: DNSResolver, control: ControlServer, stateLock: StateLock,
-                 metricsEndpoint: MetricsEndpoint?, options: Options) {
+                 metricsEndpoint: MetricsEndpoint?, options: Options, parts: ContextParts) {
+        self.parts = parts
+        self.applied = Mutex(configuration)
         self.options = options
         self.metricsEndpoint = metricsEndpoint
         self.control = control
@@ -117,14 +125,23 @@ public final class Server: Sendable {
     public static func start(_ configuration: Configuration, options: Options = Options(),
                              logger: Logger) async throws -> Server {
         let c = configuration
-        // 1. State directory and spool.
+        // `user`: the account to become once the listeners are bound (see `ServiceAccount`).
+        let account: ServiceAccount?
+        do {
+            account = try ServiceAccount.switchTarget(for: c.user)
+        } catch {
+            throw StartError(description: "\(error)")
+        }
+        // 1. State directory and spool. Others may pass through it (0751) to
+        // the control socket and the pickup directory, nothing else.
         let spool: Spool
         let stateLock: StateLock
         do {
             try FileManager.default.createDirectory(atPath: c.stateDirectory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o750])
+                                                    attributes: [.posixPermissions: 0o751])
             stateLock = try StateLock(stateDirectory: c.stateDirectory)
             spool = try Spool(directory: c.stateDirectory + "/spool")
+            try account?.handOver(stateDirectory: c.stateDirectory)
         } catch {
             throw StartError(description: "state_dir \(c.stateDirectory): \(error)")
         }
@@ -185,43 +202,24 @@ public final class Server: Sendable {
                                           configuration: delivery, remote: remote, logger: logger,
                                           onEvent: DeliveryMetrics(factory: metrics).record)
         let queue = SpoolQueue(spool: spool, scheduler: scheduler, announce: options.announce)
-        let policy = AccountsPolicy(store: accounts)
-        let connections = ConnectionLimiter(maximumTotal: c.limits.connections, maximumPerAddress: c.limits.connectionsPerIP)
-        let authFailures = AuthFailureTracker(limit: c.limits.authFailures,
-                                              window: TimeInterval(c.limits.authFailureWindow.components.seconds),
-                                              delayStep: options.authFailureDelayStep)
-        let timeouts = ListenerContext.Timeouts(command: .init(c.timeouts.command), dataBlock: .init(c.timeouts.dataBlock),
-                                                dataTotal: .init(c.timeouts.dataTotal))
-        let authenticator: MailAuthenticator
+        let parts = ContextParts(accounts: accounts, queue: queue, tls: tls, storePool: storePool, authPool: authPool,
+                                 resolver: resolver, metrics: metrics, logger: logger,
+                                 connections: ConnectionLimiter(maximumTotal: c.limits.connections,
+                                                                maximumPerAddress: c.limits.connectionsPerIP),
+                                 authFailures: AuthFailureTracker(limit: c.limits.authFailures,
+                                                                  window: TimeInterval(c.limits.authFailureWindow.components.seconds),
+                                                                  delayStep: options.authFailureDelayStep))
+        let contexts: [ListenerContext]
         do {
-            authenticator = try makeAuthenticator(c, resolver: resolver, metrics: MailAuthMetrics(factory: metrics))
+            contexts = try listenerContexts(c, parts: parts)
         } catch {
             try? await storePool.shutdownGracefully()
             try? await authPool.shutdownGracefully()
             try? await group.shutdownGracefully()
             throw error
         }
-        // Submissions are not checked, only annotated (auth=pass).
-        let submissionAuthenticator = MailAuthenticator(hostname: c.hostname.ascii, spf: nil, dmarc: nil, dkim: nil,
-                                                        signer: authenticator.signer, checks: c.checks)
-        let postmasterDomain = c.domains.first ?? c.hostname
-        var listeners: [InboundServer.Listener] = []
-        for l in c.listeners {
-            guard let role = SessionConfiguration.Role(rawValue: l.role.rawValue) else { continue }
-            let session = SessionConfiguration(hostname: c.hostname.ascii, role: role, tlsAvailable: tls != nil,
-                                               maximumMessageSize: c.limits.messageSize,
-                                               maximumRecipients: c.limits.recipients, maximumErrors: c.limits.errors,
-                                               maximumReceivedFields: c.limits.receivedHeaders,
-                                               postmasterDomain: postmasterDomain)
-            var listenerLogger = logger
-            listenerLogger[metadataKey: "listener"] = "\(l.address)"
-            let context = ListenerContext(session: session, policy: policy, queue: queue, tls: tls,
-                                          connections: connections, authFailures: authFailures, storePool: storePool, authPool: authPool,
-                                          timeouts: timeouts, logger: listenerLogger, registry: SessionRegistry(),
-                                          reverseNames: c.dns.reverseLookup ? ReverseNames(resolver: resolver) : nil,
-                                          authenticator: role == .mx ? authenticator : submissionAuthenticator,
-                                          metrics: InboundMetrics(role: role, factory: metrics))
-            listeners.append(InboundServer.Listener(host: l.address.address, port: l.address.port, context: context))
+        let listeners = zip(c.listeners, contexts).map { l, context in
+            InboundServer.Listener(host: l.address.address, port: l.address.port, context: context)
         }
         let inbound: InboundServer
         do {
@@ -233,12 +231,28 @@ public final class Server: Sendable {
             try? await group.shutdownGracefully()
             throw StartError(description: "\(error)")
         }
+        // Everything that needs root is done: become `user` before anything else
+        // runs (the control socket, the metrics endpoint and the services are started
+        // as it). A client accepted in the moment since the bind is still in its first
+        // exchanges; a message it stored as root would be handed over at the next start.
+        if let account {
+            do {
+                try account.become()
+            } catch {
+                await inbound.stop()
+                try? await storePool.shutdownGracefully()
+                try? await authPool.shutdownGracefully()
+                try? await group.shutdownGracefully()
+                throw StartError(description: "cannot run as user \(account.name): \(error)")
+            }
+            logger.notice("running as user \(account.name)", metadata: ["uid": "\(account.uid)", "gid": "\(account.gid)"])
+        }
         // 5. The control socket and the pickup directory (local submissions).
         let submissions = LocalSubmissions(
             rules: LocalSubmission(hostname: c.hostname.ascii, defaultDomain: (c.domains.first ?? c.hostname).ascii,
                                    trustedUsers: Set(c.sendmail.trustedUsers), maximumSize: c.limits.messageSize,
                                    maximumRecipients: c.limits.recipients),
-            spool: spool, scheduler: scheduler, sign: authenticator.localSignature, logger: logger)
+            spool: spool, scheduler: scheduler, sign: MailAuthenticator.localSignature(keys: c.dkim.keys), logger: logger)
         let pickup = PickupDirectory(stateDirectory: c.stateDirectory)
         let reloader = Reloader()
         let control: ControlServer
@@ -284,7 +298,7 @@ public final class Server: Sendable {
         let server = Server(configuration: c, accounts: accounts, spool: spool, scheduler: scheduler, inbound: inbound,
                       tls: tls, group: group, storePool: storePool, authPool: authPool, serviceGroup: serviceGroup,
                       logger: logger, remote: remote, resolver: resolver, control: control, stateLock: stateLock,
-                      metricsEndpoint: metricsEndpoint, options: options)
+                      metricsEndpoint: metricsEndpoint, options: options, parts: parts)
         reloader.set { [weak server] in await server?.reload() ?? [] }
         return server
     }
