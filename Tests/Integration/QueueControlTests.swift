@@ -19,7 +19,7 @@ struct QueueControlTests {
 
     static func ask(_ server: TestServer, _ request: ControlRequest, body: [UInt8] = []) async throws -> ControlResponse {
         let client = ControlClient(stateDirectory: server.server.configuration.stateDirectory)
-        return try await Task.detached { try client.send(request, body: body) }.value
+        return try await onOwnThread { try client.send(request, body: body) }
     }
 
     /// Queues a message from root (trusted: its -f is kept) over the socket.
@@ -186,7 +186,8 @@ struct QueueControlTests {
             _ = try await Server.start(server.server.configuration, logger: .init(label: "second"))
         }
         await server.server.shutdown()
-        #expect(await waitUntil { (try? ControlClient(stateDirectory: state).send(ControlRequest(command: .list))) == nil })
+        // The socket goes when the server has stopped.
+        #expect(await waitUntil { !FileManager.default.fileExists(atPath: state + "/control.sock") })
 
         var response = try OfflineQueue.handle(ControlRequest(command: .list), stateDirectory: state)
         #expect(response.listing?.entries.map(\.id) == [id])

@@ -23,7 +23,7 @@ struct ReloadTests {
         try renewed.certificate.write(to: server.directory.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
         try renewed.privateKey.write(to: server.directory.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
         let client = ControlClient(stateDirectory: server.server.configuration.stateDirectory)
-        let response = try await Task.detached { try client.send(ControlRequest(command: .reload)) }.value
+        let response = try await onOwnThread { try client.send(ControlRequest(command: .reload)) }
         #expect(response.error == nil)
         let report = response.messages ?? []
         #expect(report.contains { $0.hasPrefix("users and aliases") && !$0.contains("NOT") })

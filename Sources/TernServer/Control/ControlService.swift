@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import TernDelivery
 import TernSMTP
 import TernSpool
@@ -8,10 +9,12 @@ import Glibc
 #endif
 
 /// The running server's side of the control socket: queue listing and
-/// changes through the scheduler, local submissions into the spool.
+/// changes through the scheduler, local submissions into the spool. File
+/// work runs on `pool`, never on the cooperative threads.
 struct ControlService: ControlHandling {
     let spool: Spool
     let scheduler: DeliveryScheduler
+    let pool: NIOThreadPool
     let submissions: LocalSubmissions
     let reload: @Sendable () async -> [String]
     let logger: Logger
@@ -29,12 +32,14 @@ struct ControlService: ControlHandling {
             switch request.command {
             case .list:
                 var response = ControlResponse()
-                response.listing = try QueueAdministration.list(spool)
+                let spool = self.spool
+                response.listing = try await pool.runIfActive { try QueueAdministration.list(spool) }
                 return response
             case .show:
                 guard let text = request.id, let id = QueueID(text) else { return ControlResponse(error: "no such queue ID") }
                 var response = ControlResponse()
-                response.entry = try QueueAdministration.show(id, spool: spool)
+                let spool = self.spool
+                response.entry = try await pool.runIfActive { try QueueAdministration.show(id, spool: spool) }
                 return response
             case .change:
                 guard let change = request.change, let target = request.target else {
@@ -42,7 +47,8 @@ struct ControlService: ControlHandling {
                 }
                 var response = ControlResponse()
                 var changes: [String: QueueChangeResult] = [:]
-                for id in try Self.select(target, in: spool) {
+                let spool = self.spool
+                for id in try await pool.runIfActive({ try Self.select(target, in: spool) }) {
                     do {
                         changes[id.text] = try await scheduler.change(id, change)
                     } catch SpoolError.notFound {
@@ -54,7 +60,10 @@ struct ControlService: ControlHandling {
             case .submit:
                 guard let submission = request.submission else { return ControlResponse(error: "no submission") }
                 var response = ControlResponse()
-                response.queueID = try submissions.queue(submission, identity: identity, message: body).text
+                let submissions = self.submissions
+                response.queueID = try await pool.runIfActive {
+                    try submissions.queue(submission, identity: identity, message: body).text
+                }
                 return response
             case .reload:
                 var response = ControlResponse()

@@ -40,6 +40,8 @@ public final class Server: Sendable {
         public var reloadSignals: [UnixSignal] = [.sighup]
         /// Told of every message accepted on a listener (`tern serve --print`). Default nil.
         public var announce: (@Sendable (AcceptedMessage) -> Void)?
+        /// How often the users and aliases files are looked at for changes. Default 2 s.
+        public var accountsCheckInterval: Duration = .seconds(2)
         /// How often the pickup directory is looked at. Default 5 s.
         public var pickupInterval: Duration = .seconds(5)
         /// Signals that stop the server gracefully. Default SIGTERM and SIGINT.
@@ -260,7 +262,7 @@ public final class Server: Sendable {
             try pickup.prepare()
             control = try await ControlServer.bind(
                 path: c.stateDirectory + "/control.sock", group: group,
-                handler: ControlService(spool: spool, scheduler: scheduler, submissions: submissions,
+                handler: ControlService(spool: spool, scheduler: scheduler, pool: storePool, submissions: submissions,
                                         reload: { await reloader.reload() }, logger: logger),
                 logger: logger)
         } catch {
@@ -270,7 +272,7 @@ public final class Server: Sendable {
             try? await group.shutdownGracefully()
             throw StartError(description: "control socket \(c.stateDirectory)/control.sock: \(error)")
         }
-        let services: [any Service] = [scheduler, AccountsWatcher(store: accounts, logger: logger), inbound,
+        let services: [any Service] = [scheduler, AccountsWatcher(store: accounts, logger: logger, interval: options.accountsCheckInterval), inbound,
                                        PickupService(directory: pickup, submissions: submissions,
                                                      interval: options.pickupInterval, logger: logger),
                                        ReloadOnSignal(signals: options.reloadSignals, reload: { _ = await reloader.reload() })]

@@ -33,7 +33,8 @@ final class TestServer: @unchecked Sendable {
     ///   - extraUsers: more accounts (full address → password), in any domain.
     static func start(domain: String = TestServer.domain, host: String = "127.0.0.1",
                       aliases: String? = nil, extraUsers: [String: String] = [:],
-                      tweak: (inout Configuration) -> Void = { _ in }) async throws -> TestServer {
+                      tweak: (inout Configuration) -> Void = { _ in },
+                      options tweakOptions: (inout Server.Options) -> Void = { _ in }) async throws -> TestServer {
         let aliases = aliases ?? "postmaster: user@\(domain)\n"
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tern-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -84,6 +85,8 @@ final class TestServer: @unchecked Sendable {
             """
         var configuration = try Configuration(toml: toml, file: "test.toml", baseDirectory: dir.path)
         tweak(&configuration)
+        var options = self.options
+        tweakOptions(&options)
         let server = try await Server.start(configuration, options: options, logger: logger)
         return TestServer(directory: dir, domain: domain, host: host, server: server, certificatePEM: pem.certificate)
     }
@@ -192,4 +195,13 @@ func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) async 
         try? await Task.sleep(for: .milliseconds(20))
     }
     return condition()
+}
+
+/// Runs blocking work (a socket the test reads synchronously, like the
+/// control client) on a thread of its own: on the cooperative pool it could
+/// hold the very threads the server under test needs to answer.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
 }
