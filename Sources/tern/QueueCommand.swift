@@ -26,7 +26,7 @@ struct ServerLocation: ParsableArguments {
         do {
             return try Configuration.load(file: path)
         } catch {
-            throw ValidationError("\(path): \(error)")
+            throw ValidationError("\(error)")
         }
     }
 }
@@ -116,32 +116,29 @@ struct QueueCommand: AsyncParsableCommand {
         }
     }
 
-    struct Hold: AsyncParsableCommand {
+    struct Hold: SingleMessageChange {
         static let configuration = CommandConfiguration(abstract: "Keep a message in the queue untried until released.")
+        static let change = QueueChange.hold
         @OptionGroup var location: ServerLocation
         @OptionGroup var output: Output
         @Argument(help: "The queue ID.") var id: String
-
-        func run() throws { try QueueCommand.change(.hold, .id(id), location: location, output: output) }
     }
 
-    struct Release: AsyncParsableCommand {
+    struct Release: SingleMessageChange {
         static let configuration = CommandConfiguration(abstract: "Release a held message; it is tried at once.")
+        static let change = QueueChange.release
         @OptionGroup var location: ServerLocation
         @OptionGroup var output: Output
         @Argument(help: "The queue ID.") var id: String
-
-        func run() throws { try QueueCommand.change(.release, .id(id), location: location, output: output) }
     }
 
-    struct Bounce: AsyncParsableCommand {
+    struct Bounce: SingleMessageChange {
         static let configuration = CommandConfiguration(
             abstract: "Give up on a message now: its waiting recipients fail and the sender gets a failure notice (DSN).")
+        static let change = QueueChange.bounce
         @OptionGroup var location: ServerLocation
         @OptionGroup var output: Output
         @Argument(help: "The queue ID.") var id: String
-
-        func run() throws { try QueueCommand.change(.bounce, .id(id), location: location, output: output) }
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -177,4 +174,16 @@ struct QueueCommand: AsyncParsableCommand {
         encoder.dateEncodingStrategy = .iso8601
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
+}
+
+/// `hold`, `release`, `bounce`: one change to one queue ID.
+protocol SingleMessageChange: AsyncParsableCommand {
+    static var change: QueueChange { get }
+    var location: ServerLocation { get }
+    var output: QueueCommand.Output { get }
+    var id: String { get }
+}
+
+extension SingleMessageChange {
+    func run() throws { try QueueCommand.change(Self.change, .id(id), location: location, output: output) }
 }
