@@ -38,7 +38,7 @@ struct ServiceAccount: Sendable, Equatable {
         guard status == 0, result != nil else {
             let reason = status == 0 ? "there is no such user" : String(cString: strerror(status))
             throw Failure(description: "user = \"\(name)\": \(reason) (make one with: useradd --system "
-                          + "--home-dir /nonexistent --shell /usr/sbin/nologin \(name))")
+                          + "--user-group --home-dir /nonexistent --shell /usr/sbin/nologin \(name))")
         }
         return ServiceAccount(name: name, uid: entry.pw_uid, gid: entry.pw_gid)
     }
