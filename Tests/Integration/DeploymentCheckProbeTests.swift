@@ -31,14 +31,10 @@ struct DeploymentCheckProbeTests {
             fixture.configuration.delivery.mxPort = port
             fixture.configuration.check.probeDomains = [try Domain(parsing: "blocked.test"), try Domain(parsing: "blocked2.test")]
             fixture.configuration.check.probeTimeout = .milliseconds(500)
-            let clock = ContinuousClock()
-            let started = clock.now
             findings = try await fixture.run { options in
                 options.offline = false
                 options.domains = [try Domain(parsing: "good.test")]
             }
-            // Both probes run at once, each stopped by its own time limit.
-            #expect(clock.now - started < .seconds(10))
         }
         #expect(!rule.isInstalled, "the firewall rule was not removed")
         let outbound = findings.filter { $0.area == .outbound }

@@ -186,8 +186,12 @@ struct QueueControlTests {
             _ = try await Server.start(server.server.configuration, logger: .init(label: "second"))
         }
         await server.server.shutdown()
-        // The socket goes when the server has stopped.
-        #expect(await waitUntil { !FileManager.default.fileExists(atPath: state + "/control.sock") })
+        // The state lock is free once the server has stopped.
+        #expect(await waitUntil {
+            guard let lock = try? StateLock(stateDirectory: state) else { return false }
+            lock.release()
+            return true
+        })
 
         var response = try OfflineQueue.handle(ControlRequest(command: .list), stateDirectory: state)
         #expect(response.listing?.entries.map(\.id) == [id])
