@@ -36,7 +36,9 @@ struct ControlService: ControlHandling {
                 response.listing = try await pool.runIfActive { try QueueAdministration.list(spool) }
                 return response
             case .show:
-                guard let text = request.id, let id = QueueID(text) else { return ControlResponse(error: "no such queue ID") }
+                guard let text = request.id, let id = QueueID(text) else {
+                    return ControlResponse(error: "\(NotAQueueID(text: request.id ?? ""))")
+                }
                 var response = ControlResponse()
                 let spool = self.spool
                 response.entry = try await pool.runIfActive { try QueueAdministration.show(id, spool: spool) }
@@ -82,7 +84,7 @@ struct ControlService: ControlHandling {
     static func select(_ target: ControlRequest.Target, in spool: Spool) throws -> [QueueID] {
         switch target {
         case .id(let text):
-            guard let id = QueueID(text) else { throw SpoolError.notFound(QueueID.generate()) }
+            guard let id = QueueID(text) else { throw NotAQueueID(text: text) }
             return [id]
         case .all:
             return try spool.queuedIDs()
@@ -96,6 +98,11 @@ struct ControlService: ControlHandling {
                 entry.recipients.contains { $0.state.needsDelivery && $0.mailbox.domain == domain }
             }
         }
+    }
+
+    struct NotAQueueID: Error, CustomStringConvertible {
+        var text: String
+        var description: String { "\"\(text)\" is not a queue ID (tern queue list shows them)" }
     }
 
     /// Members of this group may use the queue commands.

@@ -37,7 +37,9 @@ public enum OfflineQueue {
             case .list:
                 response.listing = try QueueAdministration.list(spool)
             case .show:
-                guard let text = request.id, let id = QueueID(text) else { return ControlResponse(error: "no such queue ID") }
+                guard let text = request.id, let id = QueueID(text) else {
+                    return ControlResponse(error: "\(ControlService.NotAQueueID(text: request.id ?? ""))")
+                }
                 response.entry = try QueueAdministration.show(id, spool: spool)
             case .change:
                 guard let change = request.change, let target = request.target else {
