@@ -1,21 +1,10 @@
 import Foundation
+import TernTestSupport
 
 /// Reads the shared conformance data (`../shared/conformance/`), byte-exact.
 enum Conformance {
-    /// `$TERN_CONFORMANCE_DIR`, or `shared/conformance` next to the
-    /// repository (`<repo>/../shared/conformance`) or further up, or
-    /// `/work/shared/conformance`. Missing data fails the tests that need it.
-    static var directory: URL {
-        let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["TERN_CONFORMANCE_DIR"] { return URL(fileURLWithPath: env) }
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        for _ in 0..<8 {
-            dir = dir.deletingLastPathComponent()
-            let candidate = dir.appendingPathComponent("shared/conformance")
-            if fm.fileExists(atPath: candidate.appendingPathComponent("smtp").path) { return candidate }
-        }
-        return URL(fileURLWithPath: "/work/shared/conformance")
-    }
+    /// See `ConformanceDirectory`.
+    static var directory: URL { ConformanceDirectory.url }
 
     static func text(_ relative: String) throws -> String {
         let data = try Data(contentsOf: directory.appendingPathComponent(relative))

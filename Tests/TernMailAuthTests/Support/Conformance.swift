@@ -1,4 +1,5 @@
 import Foundation
+import TernTestSupport
 
 /// Reads the shared conformance data (`../shared/conformance/`), byte-exact.
 /// YAML files are converted to JSON by the system Python's PyYAML
@@ -6,19 +7,8 @@ import Foundation
 /// installs it). Missing data or a missing converter fails the tests that
 /// need them.
 enum Conformance {
-    /// `$TERN_CONFORMANCE_DIR`, or `shared/conformance` next to the
-    /// repository or further up, or `/work/shared/conformance`.
-    static var directory: URL {
-        let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["TERN_CONFORMANCE_DIR"] { return URL(fileURLWithPath: env) }
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        for _ in 0..<8 {
-            dir = dir.deletingLastPathComponent()
-            let candidate = dir.appendingPathComponent("shared/conformance")
-            if fm.fileExists(atPath: candidate.appendingPathComponent("dmarc").path) { return candidate }
-        }
-        return URL(fileURLWithPath: "/work/shared/conformance")
-    }
+    /// See `ConformanceDirectory`.
+    static var directory: URL { ConformanceDirectory.url }
 
     static func bytes(_ relative: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: directory.appendingPathComponent(relative)))
