@@ -108,9 +108,7 @@ private final class UDPExchangeHandler: ChannelInboundHandler {
     private let question: DNSQuestion
     private let server: SocketAddress
     private let timeout: TimeAmount
-    private let promise: EventLoopPromise<DNSTransport.Outcome>
-    private var timer: Scheduled<Void>?
-    private var finished = false
+    private let end: ExchangeEnd
     private var malformed: String?
 
     init(query: [UInt8], id: UInt16, question: DNSQuestion, server: SocketAddress, timeout: TimeAmount,
@@ -120,11 +118,11 @@ private final class UDPExchangeHandler: ChannelInboundHandler {
         self.question = question
         self.server = server
         self.timeout = timeout
-        self.promise = promise
+        self.end = ExchangeEnd(promise: promise)
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+        end.timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             finish(context: context, malformed.map { .malformed($0) } ?? .noAnswer("no reply within \(timeout)"))
         }
         let envelope = AddressedEnvelope(remoteAddress: server, data: ByteBuffer(bytes: query))
@@ -136,7 +134,7 @@ private final class UDPExchangeHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        guard !finished, envelope.remoteAddress == server else { return }
+        guard !end.finished, envelope.remoteAddress == server else { return }
         switch DNSTransport.judge(Array(envelope.data.readableBytesView), id: id, question: question) {
         case .accept(let reply): finish(context: context, .reply(reply))
         case .ignore: break
@@ -155,11 +153,7 @@ private final class UDPExchangeHandler: ChannelInboundHandler {
     }
 
     private func finish(context: ChannelHandlerContext, _ outcome: DNSTransport.Outcome) {
-        guard !finished else { return }
-        finished = true
-        timer?.cancel()
-        promise.succeed(outcome)
-        context.close(promise: nil)
+        end.finish(context: context, outcome)
     }
 }
 
@@ -173,9 +167,7 @@ private final class TCPExchangeHandler: ChannelInboundHandler {
     private let id: UInt16
     private let question: DNSQuestion
     private let deadline: NIODeadline
-    private let promise: EventLoopPromise<DNSTransport.Outcome>
-    private var timer: Scheduled<Void>?
-    private var finished = false
+    private let end: ExchangeEnd
     private var received = ByteBuffer()
 
     init(query: [UInt8], id: UInt16, question: DNSQuestion, deadline: NIODeadline,
@@ -184,11 +176,11 @@ private final class TCPExchangeHandler: ChannelInboundHandler {
         self.id = id
         self.question = question
         self.deadline = deadline
-        self.promise = promise
+        self.end = ExchangeEnd(promise: promise)
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+        end.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             finish(context: context, .noAnswer("no reply over TCP in time"))
         }
         var buffer = context.channel.allocator.buffer(capacity: query.count + 2)
@@ -203,7 +195,7 @@ private final class TCPExchangeHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var chunk = unwrapInboundIn(data)
         received.writeBuffer(&chunk)
-        guard !finished, let length = received.getInteger(at: received.readerIndex, as: UInt16.self),
+        guard !end.finished, let length = received.getInteger(at: received.readerIndex, as: UInt16.self),
               received.readableBytes >= 2 + Int(length),
               let message = received.getBytes(at: received.readerIndex + 2, length: Int(length))
         else { return }
@@ -224,6 +216,24 @@ private final class TCPExchangeHandler: ChannelInboundHandler {
     }
 
     private func finish(context: ChannelHandlerContext, _ outcome: DNSTransport.Outcome) {
+        end.finish(context: context, outcome)
+    }
+}
+
+/// How an exchange ends, once: its deadline timer cancelled, its promise
+/// completed with the outcome, its channel closed. Both exchange handlers
+/// hold one. A class, not a struct: closing the channel calls the handler's
+/// `channelInactive`, which finishes again while this call is still running.
+private final class ExchangeEnd {
+    let promise: EventLoopPromise<DNSTransport.Outcome>
+    var timer: Scheduled<Void>?
+    private(set) var finished = false
+
+    init(promise: EventLoopPromise<DNSTransport.Outcome>) {
+        self.promise = promise
+    }
+
+    func finish(context: ChannelHandlerContext, _ outcome: DNSTransport.Outcome) {
         guard !finished else { return }
         finished = true
         timer?.cancel()
